@@ -1,0 +1,30 @@
+//! Gatehouse's schema, one file per change. Every migration runs on SQLite
+//! and PostgreSQL alike, so only portable SQL appears here; each file says
+//! why its tables look the way they do.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_create_users;
+mod m20261122_000002_create_sessions;
+mod m20261122_000003_two_factor;
+mod m20261122_000004_security_events;
+mod m20261122_000005_api_keys;
+mod m20261122_000006_linked_accounts;
+mod m20261122_000007_rate_limit_counters;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261122_000001_create_users::Migration),
+            Box::new(m20261122_000002_create_sessions::Migration),
+            Box::new(m20261122_000003_two_factor::Migration),
+            Box::new(m20261122_000004_security_events::Migration),
+            Box::new(m20261122_000005_api_keys::Migration),
+            Box::new(m20261122_000006_linked_accounts::Migration),
+            Box::new(m20261122_000007_rate_limit_counters::Migration),
+        ]
+    }
+}

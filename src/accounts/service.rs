@@ -1,0 +1,426 @@
+//! Account operations shared by the web forms, the CLI and (later) the API:
+//! registration with the full sign-up policy, and password sign-in.
+
+use sea_orm::{ActiveModelTrait as _, DatabaseConnection, DbErr, Set};
+use time::OffsetDateTime;
+
+use super::entity::{self as user, EMAIL_INDEX, USERNAME_INDEX};
+use super::forms::{Email, Username};
+use super::password::{Password, PasswordHasher, check_new_password};
+use crate::error::AppError;
+use crate::rate_limit::Counter;
+use crate::state::AppState;
+use crate::web::client::ClientInfo;
+use crate::web::forms::FormErrors;
+
+/// What a new account is made from, as typed.
+pub struct Registration<'a> {
+    pub username: &'a str,
+    pub email: &'a str,
+    pub password: &'a str,
+}
+
+/// Roles given at creation: none for sign-up, all for `createsuperuser`.
+#[derive(Clone, Copy, Default)]
+pub struct Roles {
+    pub is_member: bool,
+    pub is_staff: bool,
+    pub is_superuser: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    /// Input a person can fix, by field.
+    #[error("invalid input")]
+    Invalid(FormErrors),
+    /// The username or email belongs to someone else (decided by the
+    /// database's unique indexes, so concurrent sign-ups cannot both win).
+    #[error("already taken")]
+    Taken(FormErrors),
+    #[error(transparent)]
+    Db(#[from] DbErr),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+pub async fn register(
+    db: &DatabaseConnection,
+    hasher: &PasswordHasher,
+    now: OffsetDateTime,
+    input: Registration<'_>,
+    roles: Roles,
+) -> Result<user::Model, RegisterError> {
+    let mut errors = FormErrors::default();
+    let username = errors.check("username", Username::parse(input.username));
+    let email = errors.check("email", Email::parse(input.email));
+    let password = errors.check("password", Password::parse_new(input.password));
+    let (Some(username), Some(email), Some(password)) = (username, email, password) else {
+        return Err(RegisterError::Invalid(errors));
+    };
+    if let Err(message) = check_new_password(&password, username.as_str(), email.as_str()).await {
+        errors.add("password", message);
+        return Err(RegisterError::Invalid(errors));
+    }
+    let password_hash = hasher.hash(&password).await?;
+    let inserted = user::ActiveModel {
+        username: Set(username.as_str().to_owned()),
+        email: Set(email.as_str().to_owned()),
+        password_hash: Set(Some(password_hash)),
+        is_active: Set(true),
+        is_member: Set(roles.is_member),
+        is_staff: Set(roles.is_staff || roles.is_superuser),
+        is_superuser: Set(roles.is_superuser),
+        created_at: Set(now),
+        updated_at: Set(now),
+        last_login_at: Set(None),
+        ..Default::default()
+    }
+    .insert(db)
+    .await;
+    match inserted {
+        Ok(user) => Ok(user),
+        Err(err) => match crate::db::unique_violation(&err) {
+            Some(message) if message.contains(USERNAME_INDEX) => {
+                errors.add("username", "That username is taken.");
+                Err(RegisterError::Taken(errors))
+            }
+            Some(message) if message.contains(EMAIL_INDEX) => {
+                errors.add("email", "An account with this email already exists.");
+                Err(RegisterError::Taken(errors))
+            }
+            _ => Err(err.into()),
+        },
+    }
+}
+
+/// What a password sign-in attempt came to.
+pub enum SignInAttempt {
+    Success(user::Model),
+    /// Wrong login or password, with no hint of which; `account` is the
+    /// existing account the login named, for the security log only.
+    Failed {
+        account: Option<user::Model>,
+    },
+    /// Too many failures for this account or address: the password was not
+    /// checked.
+    Limited {
+        retry_after: u64,
+    },
+}
+
+/// The failed-sign-in counters of an account (or typed login) and address.
+fn sign_in_counters(app: &AppState<'_>, client: &ClientInfo, subject: &str) -> Vec<Counter> {
+    let limits = app.limiter.settings();
+    let mut counters =
+        vec![
+            app.limiter
+                .counter("sign_in:account", subject, limits.sign_in_per_account),
+        ];
+    if let Some(ip) = client.ip_string() {
+        counters.push(
+            app.limiter
+                .counter("sign_in:ip", &ip, limits.sign_in_per_ip),
+        );
+    }
+    counters
+}
+
+/// Checks a signed-in user's password before a sensitive change (a new
+/// password, ending sessions, two-factor settings). It is a password check
+/// like any other: refused while the account or address is over the
+/// sign-in limit, and a wrong answer counts against it.
+pub async fn confirm_password(
+    app: &AppState<'_>,
+    client: &ClientInfo,
+    account: &user::Model,
+    input: &str,
+) -> Result<bool, AppError> {
+    let counters = sign_in_counters(app, client, &format!("user:{}", account.id));
+    let now = app.clock.now();
+    if let Some(retry_after) = app.limiter.check(now, &counters).await? {
+        return Err(AppError::TooManyRequests { retry_after });
+    }
+    let matched = match Password::for_sign_in(input) {
+        Some(password) => {
+            app.hasher
+                .verify(&password, account.password_hash.as_deref())
+                .await
+        }
+        None => false,
+    };
+    if !matched {
+        app.limiter.hit(now, &counters).await?;
+    }
+    Ok(matched)
+}
+
+/// Counts a failure that came after the password, such as a wrong `otp` at
+/// the token endpoint, against the same limits as a wrong password.
+pub async fn count_sign_in_failure(
+    app: &AppState<'_>,
+    client: &ClientInfo,
+    account: &user::Model,
+) -> Result<(), AppError> {
+    let counters = sign_in_counters(app, client, &format!("user:{}", account.id));
+    app.limiter.hit(app.clock.now(), &counters).await?;
+    Ok(())
+}
+
+/// Signs in with a username or email and a password, for the sign-in form
+/// and the token endpoint alike. Failures count against the account (or,
+/// for an unknown login, the login as typed, so unknown accounts are
+/// limited the same way) and the client address; while either is over its
+/// limit, the password is not even verified. An unknown login costs a
+/// verification against a dummy hash, so timing does not tell either.
+pub async fn sign_in_with_password(
+    app: &AppState<'_>,
+    client: &ClientInfo,
+    login: &str,
+    password: &str,
+) -> Result<SignInAttempt, AppError> {
+    let now = app.clock.now();
+    let login = login.trim();
+    let user = if login.is_empty() || login.len() > 254 {
+        None
+    } else {
+        user::find_by_login(app.db, login).await?
+    };
+    let subject = match &user {
+        Some(user) => format!("user:{}", user.id),
+        None => format!("login:{}", login.to_lowercase()),
+    };
+    let counters = sign_in_counters(app, client, &subject);
+    if let Some(retry_after) = app.limiter.check(now, &counters).await? {
+        return Ok(SignInAttempt::Limited { retry_after });
+    }
+    let stored = user
+        .as_ref()
+        .filter(|u| u.is_active)
+        .and_then(|u| u.password_hash.clone());
+    let verified = match Password::for_sign_in(password) {
+        Some(password) => app
+            .hasher
+            .verify(&password, stored.as_deref())
+            .await
+            .then_some(password),
+        None => None,
+    };
+    let (Some(password), Some(user)) = (verified, user.clone()) else {
+        app.limiter.hit(now, &counters).await?;
+        return Ok(SignInAttempt::Failed { account: user });
+    };
+    if stored.is_some_and(|hash| app.hasher.needs_rehash(&hash)) {
+        let rehashed = app.hasher.hash(&password).await?;
+        set_password_hash(app.db, user.id, rehashed, now).await?;
+    }
+    Ok(SignInAttempt::Success(user))
+}
+
+pub async fn set_password_hash(
+    db: &DatabaseConnection,
+    user_id: i32,
+    hash: String,
+    now: OffsetDateTime,
+) -> Result<(), DbErr> {
+    user::ActiveModel {
+        id: Set(user_id),
+        password_hash: Set(Some(hash)),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .update(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn record_login(
+    db: &DatabaseConnection,
+    user_id: i32,
+    now: OffsetDateTime,
+) -> Result<(), DbErr> {
+    user::ActiveModel {
+        id: Set(user_id),
+        last_login_at: Set(Some(now)),
+        ..Default::default()
+    }
+    .update(db)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeleteUserError {
+    #[error("no such user")]
+    NotFound,
+    #[error("the last superuser cannot be deleted")]
+    LastSuperuser,
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+/// Deletes a user and, through the foreign keys' cascades, everything that
+/// belongs to them (sessions, keys, ...), in one transaction that also
+/// makes sure at least one superuser remains.
+pub async fn delete_user(db: &DatabaseConnection, user_id: i32) -> Result<(), DeleteUserError> {
+    use sea_orm::{
+        ColumnTrait as _, EntityTrait as _, PaginatorTrait as _, QueryFilter as _,
+        TransactionTrait as _,
+    };
+    let txn = db.begin().await?;
+    let user = user::Entity::find_by_id(user_id)
+        .one(&txn)
+        .await?
+        .ok_or(DeleteUserError::NotFound)?;
+    if user.is_superuser {
+        let superusers = user::Entity::find()
+            .filter(user::Column::IsSuperuser.eq(true))
+            .count(&txn)
+            .await?;
+        if superusers <= 1 {
+            return Err(DeleteUserError::LastSuperuser);
+        }
+    }
+    user::Entity::delete_by_id(user_id).exec(&txn).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Makes an account for someone arriving from an OAuth provider: no
+/// password, the provider's email, and a username made from `login_hint`
+/// (cleaned to the allowed characters, then `-2`, `-3`... until free).
+/// The email must be free: `Taken` (on `email`) otherwise.
+pub async fn register_external(
+    db: &DatabaseConnection,
+    now: OffsetDateTime,
+    login_hint: &str,
+    email: &str,
+) -> Result<user::Model, RegisterError> {
+    let mut errors = FormErrors::default();
+    let Some(email) = errors.check("email", Email::parse(email)) else {
+        return Err(RegisterError::Invalid(errors));
+    };
+    let base = username_base(login_hint);
+    for attempt in 1..=50 {
+        let candidate = if attempt == 1 {
+            base.clone()
+        } else {
+            let suffix = format!("-{attempt}");
+            let keep = base.len().min(32 - suffix.len());
+            format!("{}{suffix}", &base[..keep])
+        };
+        let inserted = user::ActiveModel {
+            username: Set(candidate),
+            email: Set(email.as_str().to_owned()),
+            password_hash: Set(None),
+            is_active: Set(true),
+            is_member: Set(false),
+            is_staff: Set(false),
+            is_superuser: Set(false),
+            created_at: Set(now),
+            updated_at: Set(now),
+            last_login_at: Set(None),
+            ..Default::default()
+        }
+        .insert(db)
+        .await;
+        match inserted {
+            Ok(user) => return Ok(user),
+            Err(err) => match crate::db::unique_violation(&err) {
+                Some(message) if message.contains(USERNAME_INDEX) => continue,
+                Some(message) if message.contains(EMAIL_INDEX) => {
+                    errors.add("email", "An account with this email already exists.");
+                    return Err(RegisterError::Taken(errors));
+                }
+                _ => return Err(err.into()),
+            },
+        }
+    }
+    Err(RegisterError::Internal(anyhow::anyhow!(
+        "no free username near `{base}`"
+    )))
+}
+
+/// A valid username made from whatever a provider calls the person.
+fn username_base(hint: &str) -> String {
+    let local = hint.split('@').next().unwrap_or(hint);
+    let mut cleaned: String = local
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+        .take(32)
+        .collect();
+    if cleaned.len() < 3 {
+        cleaned = format!("user{cleaned}");
+    }
+    cleaned
+}
+
+/// Completes a browser sign-in, whatever proved who the person is (a
+/// password, a provider, a second factor): a new session and its cookie,
+/// `last_login_at`, a `sign_in` security event, and the sentence to greet
+/// them with, which tells of failed attempts on the account since their
+/// previous sign-in.
+pub async fn finish_sign_in(
+    app: &AppState<'_>,
+    cookies: &rocket::http::CookieJar<'_>,
+    client: &ClientInfo,
+    user: &user::Model,
+    remember: bool,
+    method: &str,
+) -> Result<String, AppError> {
+    use crate::security_log::{self, Event, EventKind};
+    let now = app.clock.now();
+    crate::sessions::sign_in(
+        app.db, app.config, app.clock, cookies, client, user.id, remember,
+    )
+    .await?;
+    record_login(app.db, user.id, now).await?;
+    security_log::record(
+        app.db,
+        now,
+        Event::new(user.id, EventKind::SignIn, client)
+            .detail(serde_json::json!({ "method": method })),
+    )
+    .await;
+    let since = user.last_login_at.unwrap_or(user.created_at);
+    let failures = security_log::entity::recent_of_kind(
+        app.db,
+        user.id,
+        EventKind::SignInFailed.as_str(),
+        since,
+    )
+    .await?;
+    let mut greeting = format!("Signed in as {}.", user.username);
+    if let Some(latest) = failures.first() {
+        let from = latest.ip.as_deref().unwrap_or("an unknown address");
+        let attempts = match failures.len() {
+            1 => "1 failed attempt".to_owned(),
+            n => format!("{n} failed attempts"),
+        };
+        greeting.push_str(&format!(
+            " Since your last sign-in there were {attempts} to sign in to your account, the latest from {from}. If that was not you, see your security log."
+        ));
+    }
+    Ok(greeting)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::username_base;
+    use crate::accounts::forms::Username;
+
+    #[test]
+    fn provider_logins_become_valid_usernames() {
+        for (hint, expected) in [
+            ("octocat", "octocat"),
+            ("jane.doe@example.com", "jane.doe"),
+            ("Émile Zola", "mileZola"),
+            ("x", "userx"),
+            ("", "user"),
+        ] {
+            let base = username_base(hint);
+            assert_eq!(base, expected);
+            assert!(Username::parse(&base).is_ok() || base.len() < 3 + 4);
+        }
+        assert_eq!(username_base(&"a".repeat(40)).len(), 32);
+    }
+}

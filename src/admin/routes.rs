@@ -1,0 +1,362 @@
+//! `/admin`, `/admin/users`, `/admin/users/<id>` and its actions.
+
+use rocket::form::FromForm;
+use rocket::response::{Flash, Redirect};
+use rocket::{get, post, routes, uri};
+use rocket_dyn_templates::Template;
+use sea_orm::{ActiveModelTrait as _, Set};
+use serde::Serialize;
+use serde_json::json;
+
+use super::stats;
+use crate::accounts::entity as user;
+use crate::accounts::service::{self, DeleteUserError};
+use crate::error::AppError;
+use crate::security_log::{self, Event, EventKind, entity as event};
+use crate::sessions::guards::{Staff, Superuser};
+use crate::sessions::store;
+use crate::state::AppState;
+use crate::web::client::{ClientInfo, describe_user_agent};
+use crate::web::csrf::{CsrfForm, NoFields};
+use crate::web::page::Page;
+use crate::web::time;
+
+pub fn routes() -> Vec<rocket::Route> {
+    routes![
+        dashboard,
+        users,
+        user_detail,
+        set_active,
+        revoke_sessions,
+        set_roles,
+        delete_user
+    ]
+}
+
+const USERS_PER_PAGE: u64 = 25;
+const EVENTS_SHOWN: u64 = 50;
+
+#[get("/admin")]
+async fn dashboard(_staff: Staff, page: Page<'_>, app: AppState<'_>) -> Result<Template, AppError> {
+    let numbers = stats::dashboard(app.db, app.config, app.clock.now()).await?;
+    Ok(page.render("admin/dashboard", json!({ "stats": numbers })))
+}
+
+#[derive(Serialize)]
+struct UserRow {
+    id: i32,
+    username: String,
+    email: String,
+    roles: &'static str,
+    active: bool,
+    two_factor: bool,
+    joined: String,
+    last_sign_in: Option<String>,
+}
+
+fn roles(u: &user::Model) -> &'static str {
+    if u.is_superuser {
+        "Superuser"
+    } else if u.is_staff {
+        "Staff"
+    } else if u.is_member {
+        "Member"
+    } else {
+        "User"
+    }
+}
+
+#[get("/admin/users?<q>&<page>")]
+async fn users(
+    _staff: Staff,
+    q: Option<&str>,
+    page: Option<u64>,
+    view: Page<'_>,
+    app: AppState<'_>,
+) -> Result<Template, AppError> {
+    let query = q.unwrap_or("").trim();
+    if query.len() > 254 {
+        return Err(AppError::BadRequest("The search text is too long."));
+    }
+    let page = page.unwrap_or(1).max(1);
+    let (found, total) = user::search(app.db, query, page - 1, USERS_PER_PAGE).await?;
+    let pages = total.div_ceil(USERS_PER_PAGE).max(1);
+    let rows: Vec<UserRow> = found
+        .into_iter()
+        .map(|u| UserRow {
+            id: u.id,
+            roles: roles(&u),
+            active: u.is_active,
+            two_factor: u.has_two_factor(),
+            joined: u.created_at.date().to_string(),
+            last_sign_in: u.last_login_at.map(time::absolute),
+            username: u.username,
+            email: u.email,
+        })
+        .collect();
+    let encoded_query = rocket::http::RawStr::new(query)
+        .percent_encode()
+        .to_string();
+    Ok(view.render(
+        "admin/users",
+        json!({
+            "users": rows,
+            "q": query,
+            "q_encoded": encoded_query,
+            "page": page,
+            "pages": pages,
+            "total": total,
+            "page_numbers": (1..=pages).collect::<Vec<_>>(),
+        }),
+    ))
+}
+
+async fn target(app: &AppState<'_>, id: i32) -> Result<user::Model, AppError> {
+    user::find_by_id(app.db, id)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+#[get("/admin/users/<id>")]
+async fn user_detail(
+    staff: Staff,
+    id: i32,
+    page: Page<'_>,
+    app: AppState<'_>,
+) -> Result<Template, AppError> {
+    let account = target(&app, id).await?;
+    let now = app.clock.now();
+    let sessions: Vec<_> = store::list_live_for_user(app.db, app.config, now, id)
+        .await?
+        .into_iter()
+        .map(|s| {
+            json!({
+                "browser": describe_user_agent(s.user_agent.as_deref()),
+                "ip": s.ip,
+                "kind": s.kind,
+                "last_active": time::relative(now, s.last_seen_at),
+                "created": time::absolute(s.created_at),
+            })
+        })
+        .collect();
+    let links: Vec<_> = crate::oauth::entity::list_for_user(app.db, id)
+        .await?
+        .into_iter()
+        .map(|l| json!({ "provider": l.provider, "login": l.login, "email": l.email }))
+        .collect();
+    let (events, _) = event::page_for_user(app.db, id, 0, EVENTS_SHOWN).await?;
+    let events: Vec<_> = events
+        .into_iter()
+        .map(|e| crate::security_log::routes::view(e, now))
+        .collect();
+    let actor = &staff.0.user;
+    Ok(page.render(
+        "admin/user",
+        json!({
+            "account": {
+                "id": account.id,
+                "username": account.username,
+                "email": account.email,
+                "roles": roles(&account),
+                "active": account.is_active,
+                "is_member": account.is_member,
+                "is_staff": account.is_staff || account.is_superuser,
+                "is_superuser": account.is_superuser,
+                "two_factor": account.has_two_factor(),
+                "has_password": account.password_hash.is_some(),
+                "joined": time::absolute(account.created_at),
+                "last_sign_in": account.last_login_at.map(time::absolute),
+            },
+            "sessions": sessions,
+            "links": links,
+            "events": events,
+            "may_act": may_act_on(actor, &account).is_ok(),
+            "is_self": actor.id == account.id,
+            "viewer_is_superuser": actor.is_superuser,
+        }),
+    ))
+}
+
+/// Staff act on other accounts only, and only a superuser on staff or
+/// superusers. Since nobody acts on themselves and only a superuser can
+/// act on another superuser, at least one superuser always remains.
+fn may_act_on(actor: &user::Model, target: &user::Model) -> Result<(), AppError> {
+    if actor.id == target.id {
+        return Err(AppError::Conflict(
+            "You cannot do this to your own account from the admin pages.",
+        ));
+    }
+    if (target.is_staff || target.is_superuser) && !actor.is_superuser {
+        return Err(AppError::Forbidden(
+            "Only a superuser can act on staff accounts.",
+        ));
+    }
+    Ok(())
+}
+
+fn back_to(id: i32, message: impl Into<String>) -> Flash<Redirect> {
+    Flash::success(Redirect::to(uri!(user_detail(id))), message.into())
+}
+
+#[derive(FromForm)]
+pub struct ActiveForm {
+    active: Option<bool>,
+}
+
+#[post("/admin/users/<id>/active", data = "<form>")]
+async fn set_active(
+    staff: Staff,
+    id: i32,
+    form: CsrfForm<ActiveForm>,
+    app: AppState<'_>,
+    client: ClientInfo,
+) -> Result<Flash<Redirect>, AppError> {
+    let Some(active) = form.0.active else {
+        return Err(AppError::BadRequest("Say `active=true` or `active=false`."));
+    };
+    let account = target(&app, id).await?;
+    let actor = &staff.0.user;
+    may_act_on(actor, &account)?;
+    let now = app.clock.now();
+    user::ActiveModel {
+        id: Set(id),
+        is_active: Set(active),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .update(app.db)
+    .await?;
+    // API keys stop with the account (they check `is_active`); sessions
+    // are ended outright.
+    let ended = if active {
+        0
+    } else {
+        store::delete_others(app.db, id, None).await?
+    };
+    let kind = if active {
+        EventKind::AccountReactivated
+    } else {
+        EventKind::AccountDeactivated
+    };
+    let event = Event::new(id, kind, &client)
+        .by(actor.id)
+        .detail(json!({ "by": actor.username, "sessions_ended": ended }));
+    security_log::record(app.db, now, event).await;
+    Ok(back_to(
+        id,
+        if active {
+            format!("{} can sign in again.", account.username)
+        } else {
+            format!(
+                "{} is deactivated and signed out everywhere.",
+                account.username
+            )
+        },
+    ))
+}
+
+#[post("/admin/users/<id>/sessions/revoke", data = "<_form>")]
+async fn revoke_sessions(
+    staff: Staff,
+    id: i32,
+    _form: CsrfForm<NoFields>,
+    app: AppState<'_>,
+    client: ClientInfo,
+) -> Result<Flash<Redirect>, AppError> {
+    let account = target(&app, id).await?;
+    let actor = &staff.0.user;
+    may_act_on(actor, &account)?;
+    let ended = store::delete_others(app.db, id, None).await?;
+    let event = Event::new(id, EventKind::AllSessionsRevokedByStaff, &client)
+        .by(actor.id)
+        .detail(json!({ "by": actor.username, "sessions_ended": ended }));
+    security_log::record(app.db, app.clock.now(), event).await;
+    Ok(back_to(
+        id,
+        format!("Ended {ended} session(s) of {}.", account.username),
+    ))
+}
+
+#[derive(FromForm)]
+pub struct RolesForm {
+    #[field(default = false)]
+    is_member: bool,
+    #[field(default = false)]
+    is_staff: bool,
+}
+
+#[post("/admin/users/<id>/roles", data = "<form>")]
+async fn set_roles(
+    superuser: Superuser,
+    id: i32,
+    form: CsrfForm<RolesForm>,
+    app: AppState<'_>,
+    client: ClientInfo,
+) -> Result<Flash<Redirect>, AppError> {
+    let account = target(&app, id).await?;
+    let actor = &superuser.0.user;
+    may_act_on(actor, &account)?;
+    let RolesForm {
+        is_member,
+        is_staff,
+    } = form.0;
+    let now = app.clock.now();
+    user::ActiveModel {
+        id: Set(id),
+        is_member: Set(is_member),
+        is_staff: Set(is_staff),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .update(app.db)
+    .await?;
+    let event = Event::new(id, EventKind::RolesChanged, &client)
+        .by(actor.id)
+        .detail(json!({ "by": actor.username, "member": is_member, "staff": is_staff }));
+    security_log::record(app.db, now, event).await;
+    Ok(back_to(id, format!("Roles of {} saved.", account.username)))
+}
+
+#[derive(FromForm)]
+pub struct DeleteForm<'r> {
+    #[field(default = "")]
+    confirm: &'r str,
+}
+
+#[post("/admin/users/<id>/delete", data = "<form>")]
+async fn delete_user(
+    superuser: Superuser,
+    id: i32,
+    form: CsrfForm<DeleteForm<'_>>,
+    app: AppState<'_>,
+) -> Result<Flash<Redirect>, AppError> {
+    let account = target(&app, id).await?;
+    let actor = &superuser.0.user;
+    may_act_on(actor, &account)?;
+    if form.0.confirm != account.username {
+        return Err(AppError::BadRequest(
+            "To delete an account, type its username exactly to confirm.",
+        ));
+    }
+    match service::delete_user(app.db, id).await {
+        Ok(()) => {}
+        Err(DeleteUserError::NotFound) => return Err(AppError::NotFound),
+        Err(DeleteUserError::LastSuperuser) => {
+            return Err(AppError::Conflict("The last superuser cannot be deleted."));
+        }
+        Err(DeleteUserError::Db(e)) => return Err(e.into()),
+    }
+    // The account's own log went with it; the operator log keeps the fact.
+    tracing::info!(
+        deleted = id,
+        by = actor.id,
+        "account deleted by a superuser"
+    );
+    Ok(Flash::success(
+        Redirect::to(uri!(users(_, _))),
+        format!(
+            "{} was deleted with everything they owned.",
+            account.username
+        ),
+    ))
+}

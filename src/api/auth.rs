@@ -1,0 +1,185 @@
+//! Who is calling the API: the session a bearer token names, or the owner
+//! of an `X-API-Key`. Cookies are never consulted here. A presented but
+//! bad credential is refused with 401 (never treated as anonymous), and a
+//! credential whose scope does not cover the method gets 403
+//! `insufficient_scope`.
+
+use rocket::http::Status;
+use rocket::request::Request;
+use sea_orm::{DatabaseConnection, DbErr};
+
+use super::scope::Scopes;
+use super::tokens;
+use crate::api_keys::{entity as api_key, key};
+use crate::clock::Clock;
+use crate::config::AppConfig;
+use crate::rate_limit::{Counter, LimiterError, RateLimiter};
+use crate::sessions::entity::SessionKind;
+use crate::sessions::store::{self, SessionRef};
+use crate::sessions::{Authenticated, Credential, Lookup};
+use crate::web::client::ClientInfo;
+
+/// `last_used_at` of a key is written at most this often.
+const KEY_TOUCH_INTERVAL: time::Duration = time::Duration::minutes(1);
+
+fn refused(status: Status, code: &'static str, message: &'static str) -> Lookup {
+    Lookup::Refused {
+        status,
+        code,
+        message,
+    }
+}
+
+fn invalid_token(message: &'static str) -> Lookup {
+    refused(Status::Unauthorized, "invalid_token", message)
+}
+
+pub async fn authenticate(req: &Request<'_>) -> Result<Lookup, DbErr> {
+    let rocket = req.rocket();
+    let (Some(config), Some(db), Some(clock)) = (
+        rocket.state::<AppConfig>(),
+        rocket.state::<DatabaseConnection>(),
+        rocket.state::<Clock>(),
+    ) else {
+        return Err(DbErr::Custom("application state is missing".into()));
+    };
+    let headers = req.headers();
+    let (found, scopes) = if let Some(authorization) = headers.get_one("Authorization") {
+        let Some(token) = bearer_token(authorization) else {
+            return Ok(refused(
+                Status::Unauthorized,
+                "invalid_request",
+                "Send the token as `Authorization: Bearer <token>`.",
+            ));
+        };
+        match by_token(db, config, clock, token).await? {
+            Ok(found) => found,
+            Err(refusal) => return Ok(refusal),
+        }
+    } else if let Some(presented) = headers.get_one("X-API-Key") {
+        let Some(limiter) = rocket.state::<RateLimiter>() else {
+            return Err(DbErr::Custom("application state is missing".into()));
+        };
+        let found = by_key(db, limiter, clock, presented, &ClientInfo::of(req))
+            .await
+            .map_err(|e| DbErr::Custom(e.to_string()))?;
+        match found {
+            Ok(found) => found,
+            Err(refusal) => return Ok(refusal),
+        }
+    } else {
+        return Ok(Lookup::Anonymous);
+    };
+    if !scopes.allow(req.method()) {
+        return Ok(refused(
+            Status::Forbidden,
+            "insufficient_scope",
+            "This credential's scope does not allow this request; it needs `write`.",
+        ));
+    }
+    Ok(Lookup::Found(Box::new(found)))
+}
+
+/// The token of an `Authorization: Bearer <token>` header (the scheme is
+/// case-insensitive, RFC 7235).
+fn bearer_token(header: &str) -> Option<&str> {
+    let (scheme, token) = header.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+async fn by_token(
+    db: &DatabaseConnection,
+    config: &AppConfig,
+    clock: &Clock,
+    token: &str,
+) -> Result<Result<(Authenticated, Scopes), Lookup>, DbErr> {
+    let now = clock.now();
+    let invalid = || invalid_token("The access token is invalid, expired or revoked.");
+    let Some(claims) = tokens::verify(config, now, token) else {
+        return Ok(Err(invalid()));
+    };
+    let Some(scopes) = Scopes::parse(&claims.scope) else {
+        return Ok(Err(invalid()));
+    };
+    let Some((session, user)) =
+        store::find_live(db, config, now, SessionRef::PublicId(&claims.sid)).await?
+    else {
+        return Ok(Err(invalid()));
+    };
+    if session.kind != SessionKind::Api.as_str() || claims.sub != user.id.to_string() {
+        return Ok(Err(invalid()));
+    }
+    let found = Authenticated {
+        user,
+        credential: Credential::Session(session),
+    };
+    Ok(Ok((found, scopes)))
+}
+
+/// An API key's owner. A malformed key (prefix, length, checksum) is
+/// refused for free and not counted; a well-formed one costs a lookup, so
+/// its failures count against the client's address, and while that is over
+/// its limit no key is looked up at all.
+async fn by_key(
+    db: &DatabaseConnection,
+    limiter: &RateLimiter,
+    clock: &Clock,
+    presented: &str,
+    client: &ClientInfo,
+) -> Result<Result<(Authenticated, Scopes), Lookup>, LimiterError> {
+    let invalid = || invalid_token("The API key is invalid, expired or revoked.");
+    if !key::is_well_formed(presented) {
+        return Ok(Err(invalid()));
+    }
+    let now = clock.now();
+    let counters: Vec<Counter> = client
+        .ip_string()
+        .map(|ip| {
+            limiter.counter(
+                "api_key:ip",
+                &ip,
+                limiter.settings().api_key_failures_per_ip,
+            )
+        })
+        .into_iter()
+        .collect();
+    if let Some(retry_after) = limiter.check(now, &counters).await? {
+        return Ok(Err(Lookup::Limited { retry_after }));
+    }
+    let found = api_key::find_by_hash(db, &key::hash(presented)).await?;
+    let usable = found.and_then(|(api_key, user)| {
+        let scopes = Scopes::parse(&api_key.scopes)?;
+        let user = user.filter(|user| user.is_active)?;
+        api_key.is_usable(now).then_some((api_key, user, scopes))
+    });
+    let Some((api_key, user, scopes)) = usable else {
+        limiter.hit(now, &counters).await?;
+        return Ok(Err(invalid()));
+    };
+    let stale = api_key
+        .last_used_at
+        .is_none_or(|at| now - at >= KEY_TOUCH_INTERVAL);
+    if stale {
+        api_key::record_use(db, api_key.id, now, client.ip_string()).await?;
+    }
+    let found = Authenticated {
+        user,
+        credential: Credential::ApiKey { key_id: api_key.id },
+    };
+    Ok(Ok((found, scopes)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_token;
+
+    #[test]
+    fn bearer_tokens_are_read_from_the_header() {
+        assert_eq!(bearer_token("Bearer abc.def"), Some("abc.def"));
+        assert_eq!(bearer_token("bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(bearer_token("Bearer "), None);
+        assert_eq!(bearer_token("Bearerabc"), None);
+    }
+}

@@ -1,0 +1,450 @@
+//! Handlers for `/api/v1/*`.
+
+use rocket::form::{Form, FromForm};
+use rocket::http::{ContentType, Header, Status};
+use rocket::serde::json::Json;
+use rocket::{Responder, delete, get, post, routes};
+use serde::Serialize;
+use serde_json::json;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use utoipa::ToSchema;
+
+use super::scope::Scopes;
+use super::tokens;
+use crate::accounts::entity as user;
+use crate::accounts::service::{self, DeleteUserError, SignInAttempt};
+use crate::error::AppError;
+use crate::security_log::{self, Event, EventKind};
+use crate::sessions::entity::SessionKind;
+use crate::sessions::guards::{CurrentUser, Staff, Superuser};
+use crate::sessions::store;
+use crate::state::AppState;
+use crate::two_factor;
+use crate::web::client::ClientInfo;
+
+pub fn routes() -> Vec<rocket::Route> {
+    routes![
+        token,
+        me,
+        list_sessions,
+        revoke_session,
+        list_users,
+        delete_user,
+        openapi_json
+    ]
+}
+
+/// Users per page of `/api/v1/users`.
+const USERS_PER_PAGE: u64 = 25;
+
+fn timestamp(at: OffsetDateTime) -> String {
+    at.format(&Rfc3339).unwrap_or_default()
+}
+
+/// The form of `POST /api/v1/token` (RFC 6749 §4.3.2). Every field is
+/// optional here so that a missing one gets the RFC's error, not Rocket's.
+#[derive(FromForm)]
+pub struct TokenRequest<'r> {
+    grant_type: Option<&'r str>,
+    username: Option<&'r str>,
+    password: Option<&'r str>,
+    scope: Option<&'r str>,
+    /// The current TOTP code (or a recovery code), for accounts with
+    /// two-factor authentication.
+    otp: Option<&'r str>,
+}
+
+/// The successful token response (RFC 6749 §5.1).
+#[derive(Serialize, ToSchema)]
+pub struct TokenGranted {
+    access_token: String,
+    /// Always `Bearer`.
+    token_type: &'static str,
+    /// Seconds until the token expires.
+    expires_in: i64,
+    /// The granted scopes, space-separated.
+    scope: String,
+}
+
+/// An error of the token endpoint (RFC 6749 §5.2). `message` repeats the
+/// description, as every other API error carries one.
+#[derive(Serialize, ToSchema)]
+pub struct TokenError {
+    /// `invalid_request`, `invalid_grant`, `unsupported_grant_type` or `invalid_scope`.
+    error: &'static str,
+    error_description: &'static str,
+    message: &'static str,
+}
+
+#[derive(Responder)]
+pub enum TokenResponse {
+    Granted(Json<TokenGranted>, Header<'static>),
+    #[response(status = 400)]
+    Refused(Json<TokenError>),
+}
+
+fn token_error(error: &'static str, description: &'static str) -> TokenResponse {
+    TokenResponse::Refused(Json(TokenError {
+        error,
+        error_description: description,
+        message: description,
+    }))
+}
+
+/// Exchanges a username (or email) and password for a bearer token.
+#[utoipa::path(
+    post,
+    path = "/api/v1/token",
+    tag = "auth",
+    request_body(
+        content_type = "application/x-www-form-urlencoded",
+        description = "`grant_type=password`, `username`, `password`, optional `scope` (`read`, `write`, or both, space-separated; default both), and `otp` when the account has two-factor authentication",
+    ),
+    responses(
+        (status = 200, description = "A token", body = TokenGranted),
+        (status = 400, description = "RFC 6749 §5.2 error", body = TokenError),
+    )
+)]
+#[post("/v1/token", data = "<form>")]
+async fn token(
+    form: Option<Form<TokenRequest<'_>>>,
+    app: AppState<'_>,
+    client: ClientInfo,
+) -> Result<TokenResponse, AppError> {
+    let Some(form) = form else {
+        return Ok(token_error(
+            "invalid_request",
+            "Send the request as application/x-www-form-urlencoded.",
+        ));
+    };
+    match form.grant_type {
+        Some("password") => {}
+        Some(_) => {
+            return Ok(token_error(
+                "unsupported_grant_type",
+                "Only grant_type=password is supported.",
+            ));
+        }
+        None => return Ok(token_error("invalid_request", "grant_type is required.")),
+    }
+    let (Some(username), Some(password)) = (form.username, form.password) else {
+        return Ok(token_error(
+            "invalid_request",
+            "username and password are required.",
+        ));
+    };
+    let scopes = match form.scope.map(str::trim) {
+        None | Some("") => Scopes::ALL,
+        Some(text) => match Scopes::parse(text) {
+            Some(scopes) => scopes,
+            None => {
+                return Ok(token_error(
+                    "invalid_scope",
+                    "Scopes are `read` and `write`, space-separated.",
+                ));
+            }
+        },
+    };
+    let now = app.clock.now();
+    let user = match service::sign_in_with_password(&app, &client, username, password).await? {
+        SignInAttempt::Success(user) => user,
+        SignInAttempt::Limited { retry_after } => {
+            return Err(AppError::TooManyRequests { retry_after });
+        }
+        SignInAttempt::Failed { account } => {
+            if let Some(account) = account {
+                let event = Event::new(account.id, EventKind::SignInFailed, &client)
+                    .detail(json!({ "method": "token endpoint" }));
+                security_log::record(app.db, now, event).await;
+            }
+            return Ok(token_error(
+                "invalid_grant",
+                "The username or password is incorrect.",
+            ));
+        }
+    };
+    if user.has_two_factor() {
+        let Some(otp) = form.otp.filter(|otp| !otp.trim().is_empty()) else {
+            return Ok(token_error(
+                "invalid_grant",
+                "This account uses two-factor authentication: send the current code as `otp`.",
+            ));
+        };
+        if two_factor::service::verify(&app, &user, otp)
+            .await?
+            .is_none()
+        {
+            service::count_sign_in_failure(&app, &client, &user).await?;
+            let event = Event::new(user.id, EventKind::SignInFailed, &client)
+                .detail(json!({ "method": "token endpoint, second factor" }));
+            security_log::record(app.db, now, event).await;
+            return Ok(token_error(
+                "invalid_grant",
+                "The one-time code (`otp`) is not valid, or was already used.",
+            ));
+        }
+    }
+    let issued_session = store::create(
+        app.db,
+        app.config,
+        now,
+        user.id,
+        SessionKind::Api,
+        false,
+        &client,
+    )
+    .await?;
+    let issued = tokens::issue(
+        app.config,
+        now,
+        user.id,
+        &issued_session.session.public_id,
+        scopes,
+    )
+    .map_err(|e| anyhow::anyhow!("signing a token failed: {e}"))?;
+    let event = Event::new(user.id, EventKind::SignIn, &client)
+        .detail(json!({ "method": "token endpoint", "scope": scopes.to_string() }));
+    security_log::record(app.db, now, event).await;
+    Ok(TokenResponse::Granted(
+        Json(TokenGranted {
+            access_token: issued.token,
+            token_type: "Bearer",
+            expires_in: issued.expires_in,
+            scope: scopes.to_string(),
+        }),
+        Header::new("Pragma", "no-cache"),
+    ))
+}
+
+/// The caller.
+#[derive(Serialize, ToSchema)]
+pub struct Me {
+    id: i32,
+    username: String,
+    email: String,
+    is_member: bool,
+    is_staff: bool,
+    is_superuser: bool,
+    /// Whether two-factor authentication is on.
+    two_factor: bool,
+}
+
+/// The caller's profile.
+#[utoipa::path(
+    get,
+    path = "/api/v1/me",
+    tag = "account",
+    responses(
+        (status = 200, body = Me),
+        (status = 401, description = "No or bad credential", body = ApiError),
+    ),
+    security(("bearer" = []), ("api_key" = []), ("oauth2" = ["read"]))
+)]
+#[get("/v1/me")]
+fn me(current: CurrentUser) -> Json<Me> {
+    let user = current.user;
+    Json(Me {
+        id: user.id,
+        is_member: user.is_member,
+        is_staff: user.is_staff || user.is_superuser,
+        is_superuser: user.is_superuser,
+        two_factor: user.has_two_factor(),
+        username: user.username,
+        email: user.email,
+    })
+}
+
+/// Any error other than the token endpoint's.
+#[derive(Serialize, ToSchema)]
+pub struct ApiError {
+    /// A machine-readable code, e.g. `unauthorized`, `invalid_token`,
+    /// `insufficient_scope`, `forbidden`, `not_found`.
+    error: String,
+    /// A sentence for people.
+    message: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SessionView {
+    /// The session's public id, used to revoke it.
+    id: String,
+    /// `browser` or `api`.
+    kind: String,
+    ip: Option<String>,
+    user_agent: Option<String>,
+    created_at: String,
+    last_seen_at: String,
+    expires_at: String,
+    /// True for the session this request came with.
+    current: bool,
+}
+
+/// The caller's live sessions, browser and API, most recently used first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/sessions",
+    tag = "account",
+    responses((status = 200, body = Vec<SessionView>), (status = 401, body = ApiError)),
+    security(("bearer" = []), ("api_key" = []), ("oauth2" = ["read"]))
+)]
+#[get("/v1/sessions")]
+async fn list_sessions(
+    current: CurrentUser,
+    app: AppState<'_>,
+) -> Result<Json<Vec<SessionView>>, AppError> {
+    let sessions =
+        store::list_live_for_user(app.db, app.config, app.clock.now(), current.user.id).await?;
+    let current_id = current.session().map(|s| s.id);
+    Ok(Json(
+        sessions
+            .into_iter()
+            .map(|s| SessionView {
+                current: Some(s.id) == current_id,
+                id: s.public_id,
+                kind: s.kind,
+                ip: s.ip,
+                user_agent: s.user_agent,
+                created_at: timestamp(s.created_at),
+                last_seen_at: timestamp(s.last_seen_at),
+                expires_at: timestamp(s.expires_at),
+            })
+            .collect(),
+    ))
+}
+
+/// Ends one of the caller's sessions (a token's session revokes the token).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/sessions/{id}",
+    tag = "account",
+    params(("id" = String, Path, description = "The session's public id")),
+    responses(
+        (status = 204, description = "Ended"),
+        (status = 404, description = "No such session of yours", body = ApiError),
+    ),
+    security(("bearer" = []), ("api_key" = []), ("oauth2" = ["write"]))
+)]
+#[delete("/v1/sessions/<id>")]
+async fn revoke_session(
+    current: CurrentUser,
+    id: &str,
+    app: AppState<'_>,
+    client: ClientInfo,
+) -> Result<Status, AppError> {
+    if store::delete_owned_by_public_id(app.db, current.user.id, id).await? {
+        let event = Event::new(current.user.id, EventKind::SessionRevoked, &client)
+            .detail(json!({ "session": id, "method": "API" }));
+        security_log::record(app.db, app.clock.now(), event).await;
+        Ok(Status::NoContent)
+    } else {
+        Err(AppError::NotFound)
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UserView {
+    id: i32,
+    username: String,
+    email: String,
+    is_active: bool,
+    is_member: bool,
+    is_staff: bool,
+    is_superuser: bool,
+    two_factor: bool,
+    created_at: String,
+    last_login_at: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UserPage {
+    users: Vec<UserView>,
+    /// 1-based.
+    page: u64,
+    per_page: u64,
+    total: u64,
+}
+
+/// Staff: users whose username or email contains `q`, 25 a page.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users",
+    tag = "staff",
+    params(
+        ("q" = Option<String>, Query, description = "Part of a username or email"),
+        ("page" = Option<u64>, Query, description = "1-based page number"),
+    ),
+    responses((status = 200, body = UserPage), (status = 403, description = "Not staff", body = ApiError)),
+    security(("bearer" = []), ("api_key" = []), ("oauth2" = ["read"]))
+)]
+#[get("/v1/users?<q>&<page>")]
+async fn list_users(
+    _staff: Staff,
+    q: Option<&str>,
+    page: Option<u64>,
+    app: AppState<'_>,
+) -> Result<Json<UserPage>, AppError> {
+    let query = q.unwrap_or("");
+    if query.len() > 254 {
+        return Err(AppError::BadRequest("The search text is too long."));
+    }
+    let page = page.unwrap_or(1).max(1);
+    let (users, total) = user::search(app.db, query, page - 1, USERS_PER_PAGE).await?;
+    Ok(Json(UserPage {
+        users: users
+            .into_iter()
+            .map(|u| UserView {
+                id: u.id,
+                is_active: u.is_active,
+                is_member: u.is_member,
+                is_staff: u.is_staff || u.is_superuser,
+                is_superuser: u.is_superuser,
+                two_factor: u.has_two_factor(),
+                created_at: timestamp(u.created_at),
+                last_login_at: u.last_login_at.map(timestamp),
+                username: u.username,
+                email: u.email,
+            })
+            .collect(),
+        page,
+        per_page: USERS_PER_PAGE,
+        total,
+    }))
+}
+
+/// Superuser: deletes a user with everything they own.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/users/{id}",
+    tag = "staff",
+    params(("id" = i32, Path, description = "The user's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, description = "Not a superuser", body = ApiError),
+        (status = 404, body = ApiError),
+        (status = 409, description = "Yourself, or the last superuser", body = ApiError),
+    ),
+    security(("bearer" = []), ("api_key" = []), ("oauth2" = ["write"]))
+)]
+#[delete("/v1/users/<id>")]
+async fn delete_user(superuser: Superuser, id: i32, app: AppState<'_>) -> Result<Status, AppError> {
+    if superuser.0.user.id == id {
+        return Err(AppError::Conflict(
+            "You cannot delete your own account here.",
+        ));
+    }
+    match service::delete_user(app.db, id).await {
+        Ok(()) => Ok(Status::NoContent),
+        Err(DeleteUserError::NotFound) => Err(AppError::NotFound),
+        Err(DeleteUserError::LastSuperuser) => {
+            Err(AppError::Conflict("The last superuser cannot be deleted."))
+        }
+        Err(DeleteUserError::Db(e)) => Err(e.into()),
+    }
+}
+
+/// This API's OpenAPI 3.1 document.
+#[get("/v1/openapi.json")]
+fn openapi_json() -> (ContentType, &'static str) {
+    (ContentType::JSON, super::openapi::document())
+}

@@ -1,0 +1,121 @@
+//! The `api_keys` table and its queries, each scoped to the owner where a
+//! user acts.
+
+use sea_orm::entity::prelude::*;
+use sea_orm::{ConnectionTrait, DbErr, QueryOrder as _, Set};
+
+use crate::ownership::{find_owned, update_owned};
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "api_keys")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i32,
+    pub user_id: i32,
+    pub name: String,
+    pub prefix: String,
+    #[sea_orm(unique)]
+    pub key_hash: String,
+    pub scopes: String,
+    pub created_at: TimeDateTimeWithTimeZone,
+    pub expires_at: Option<TimeDateTimeWithTimeZone>,
+    pub last_used_at: Option<TimeDateTimeWithTimeZone>,
+    pub last_used_ip: Option<String>,
+    pub revoked_at: Option<TimeDateTimeWithTimeZone>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "crate::accounts::entity::Entity",
+        from = "Column::UserId",
+        to = "crate::accounts::entity::Column::Id",
+        on_delete = "Cascade"
+    )]
+    User,
+}
+
+impl Related<crate::accounts::entity::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::User.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    pub fn is_usable(&self, now: TimeDateTimeWithTimeZone) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|at| at > now)
+    }
+}
+
+/// The key with this hash and its owner, in one query.
+pub async fn find_by_hash(
+    db: &impl ConnectionTrait,
+    hash: &str,
+) -> Result<Option<(Model, Option<crate::accounts::entity::Model>)>, DbErr> {
+    Entity::find()
+        .filter(Column::KeyHash.eq(hash))
+        .find_also_related(crate::accounts::entity::Entity)
+        .one(db)
+        .await
+}
+
+pub async fn list_for_user(db: &impl ConnectionTrait, user_id: i32) -> Result<Vec<Model>, DbErr> {
+    find_owned::<Entity>(user_id)
+        .order_by_desc(Column::CreatedAt)
+        .order_by_desc(Column::Id)
+        .all(db)
+        .await
+}
+
+pub async fn count_unrevoked_for_user(
+    db: &impl ConnectionTrait,
+    user_id: i32,
+) -> Result<u64, DbErr> {
+    find_owned::<Entity>(user_id)
+        .filter(Column::RevokedAt.is_null())
+        .count(db)
+        .await
+}
+
+/// Revokes key `id` if `user_id` owns it and it is not revoked yet, and
+/// returns it. None means there is no such key of theirs, which callers
+/// answer with 404.
+pub async fn revoke(
+    db: &impl ConnectionTrait,
+    user_id: i32,
+    id: i32,
+    now: TimeDateTimeWithTimeZone,
+) -> Result<Option<Model>, DbErr> {
+    let result = update_owned::<Entity>(user_id)
+        .col_expr(Column::RevokedAt, Expr::value(now))
+        .filter(Column::Id.eq(id))
+        .filter(Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    if result.rows_affected == 0 {
+        return Ok(None);
+    }
+    find_owned::<Entity>(user_id)
+        .filter(Column::Id.eq(id))
+        .one(db)
+        .await
+}
+
+pub async fn record_use(
+    db: &impl ConnectionTrait,
+    id: i32,
+    now: TimeDateTimeWithTimeZone,
+    ip: Option<String>,
+) -> Result<(), DbErr> {
+    ActiveModel {
+        id: Set(id),
+        last_used_at: Set(Some(now)),
+        last_used_ip: Set(ip),
+        ..Default::default()
+    }
+    .update(db)
+    .await?;
+    Ok(())
+}

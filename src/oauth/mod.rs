@@ -1,0 +1,20 @@
+//! OAuth sign-in and account linking (GitHub, Google, GitLab presets, or
+//! any provider from config).
+//!
+//! Security rules: every flow carries `state` and a PKCE S256 verifier in a
+//! ten-minute private cookie, checked once; an unknown identity whose email
+//! matches an account is never linked automatically; an identity belongs
+//! to one user; unlinking never leaves an account without a way in;
+//! provider calls have timeouts and follow no redirects, and a failing
+//! provider changes nothing (502).
+
+pub mod client;
+pub mod entity;
+pub mod flow;
+pub mod providers;
+mod routes;
+pub mod service;
+
+pub fn routes() -> Vec<rocket::Route> {
+    routes::routes()
+}

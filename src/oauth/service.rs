@@ -1,0 +1,144 @@
+//! What an identity coming back from a provider means: sign someone in,
+//! make an account, or link to the signed-in user; and unlinking.
+
+use sea_orm::{
+    ActiveModelTrait as _, ColumnTrait as _, DatabaseConnection, EntityTrait as _,
+    QueryFilter as _, Set,
+};
+use time::OffsetDateTime;
+
+use super::client::Identity;
+use super::entity::{self as linked, IDENTITY_INDEX};
+use super::providers::Provider;
+use crate::accounts::entity as user;
+use crate::accounts::service::{self, RegisterError};
+use crate::error::AppError;
+use crate::ownership::delete_owned;
+
+pub enum LoginOutcome {
+    /// A linked or newly created account to sign in.
+    SignIn(Box<user::Model>),
+    /// Unknown identity whose email belongs to an existing account: not
+    /// linked automatically, since the provider's word that this person
+    /// owns the address is not the account owner's consent.
+    EmailInUse,
+    /// Unknown identity and the provider shared no (verified) email.
+    NoEmail,
+    /// The linked account is deactivated.
+    Inactive,
+}
+
+pub async fn login(
+    db: &DatabaseConnection,
+    now: OffsetDateTime,
+    provider: &Provider,
+    identity: &Identity,
+) -> Result<LoginOutcome, AppError> {
+    if let Some((_, owner)) = linked::find_identity(db, &provider.name, &identity.id).await? {
+        return Ok(match owner {
+            Some(user) if user.is_active => LoginOutcome::SignIn(Box::new(user)),
+            _ => LoginOutcome::Inactive,
+        });
+    }
+    let Some(email) = &identity.email else {
+        return Ok(LoginOutcome::NoEmail);
+    };
+    if user::find_by_login(db, email).await?.is_some() {
+        return Ok(LoginOutcome::EmailInUse);
+    }
+    let hint = identity.login.as_deref().unwrap_or(email);
+    let user = match service::register_external(db, now, hint, email).await {
+        Ok(user) => user,
+        Err(RegisterError::Taken(_)) => return Ok(LoginOutcome::EmailInUse),
+        Err(RegisterError::Invalid(_)) => return Ok(LoginOutcome::NoEmail),
+        Err(RegisterError::Db(e)) => return Err(e.into()),
+        Err(RegisterError::Internal(e)) => return Err(e.into()),
+    };
+    match insert_link(db, now, user.id, provider, identity).await? {
+        LinkOutcome::Linked => Ok(LoginOutcome::SignIn(Box::new(user))),
+        // Another request linked this identity a moment ago: let that win.
+        _ => {
+            user::Entity::delete_by_id(user.id).exec(db).await?;
+            Err(AppError::Conflict(
+                "This account was linked by another request just now. Try signing in again.",
+            ))
+        }
+    }
+}
+
+pub enum LinkOutcome {
+    Linked,
+    AlreadyYours,
+    /// The identity belongs to another user; it is not moved.
+    LinkedElsewhere,
+}
+
+pub async fn link(
+    db: &DatabaseConnection,
+    now: OffsetDateTime,
+    user_id: i32,
+    provider: &Provider,
+    identity: &Identity,
+) -> Result<LinkOutcome, AppError> {
+    match linked::find_identity(db, &provider.name, &identity.id).await? {
+        Some((existing, _)) if existing.user_id == user_id => Ok(LinkOutcome::AlreadyYours),
+        Some(_) => Ok(LinkOutcome::LinkedElsewhere),
+        None => insert_link(db, now, user_id, provider, identity).await,
+    }
+}
+
+async fn insert_link(
+    db: &DatabaseConnection,
+    now: OffsetDateTime,
+    user_id: i32,
+    provider: &Provider,
+    identity: &Identity,
+) -> Result<LinkOutcome, AppError> {
+    let inserted = linked::ActiveModel {
+        user_id: Set(user_id),
+        provider: Set(provider.name.clone()),
+        provider_user_id: Set(identity.id.clone()),
+        login: Set(identity.login.clone()),
+        email: Set(identity.email.clone()),
+        linked_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await;
+    match inserted {
+        Ok(_) => Ok(LinkOutcome::Linked),
+        Err(err)
+            if crate::db::unique_violation(&err).is_some_and(|m| m.contains(IDENTITY_INDEX)) =>
+        {
+            Ok(LinkOutcome::LinkedElsewhere)
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+pub enum UnlinkOutcome {
+    Unlinked,
+    NotLinked,
+    /// It is the account's only way in (no password, no other link).
+    LastWayIn,
+}
+
+pub async fn unlink(
+    db: &DatabaseConnection,
+    user: &user::Model,
+    provider: &str,
+) -> Result<UnlinkOutcome, AppError> {
+    let links = linked::list_for_user(db, user.id).await?;
+    if !links.iter().any(|l| l.provider == provider) {
+        return Ok(UnlinkOutcome::NotLinked);
+    }
+    let others = links.iter().filter(|l| l.provider != provider).count();
+    if user.password_hash.is_none() && others == 0 {
+        return Ok(UnlinkOutcome::LastWayIn);
+    }
+    delete_owned::<linked::Entity>(user.id)
+        .filter(linked::Column::Provider.eq(provider))
+        .exec(db)
+        .await?;
+    Ok(UnlinkOutcome::Unlinked)
+}

@@ -1,0 +1,370 @@
+//! Rate limits shared by every instance: counters in the database (an
+//! atomic upsert per key and window) or in Redis when `redis_url` is set.
+//!
+//! Each limit is a sliding window estimated from two fixed windows (the
+//! current count plus the previous one weighted by how much of it still
+//! overlaps), so a burst at a window boundary does not double the limit.
+//! Callers `check` before doing the guarded work (a password is not even
+//! verified while its account or address is over the limit) and `hit`
+//! after a failure. Both take several counters and cost one round trip.
+//! Counter keys are an HMAC of the subject under a key derived from
+//! `secret_key`: never an address or a login, not reversible by hashing all
+//! IPv4 addresses, and shared exactly by the instances of one deployment.
+
+pub mod entity;
+pub mod limit;
+
+use sea_orm::ExprTrait as _;
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ColumnTrait as _, Condition, DatabaseConnection, DbErr, EntityTrait as _, QueryFilter as _,
+};
+use serde::Deserialize;
+use sha2::Sha256;
+
+use crate::config::AppConfig;
+use time::OffsetDateTime;
+
+pub use limit::Limit;
+
+/// The `rate_limits` config table.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitSettings {
+    pub enabled: bool,
+    /// Failed sign-ins (browser and token endpoint) per account.
+    pub sign_in_per_account: Limit,
+    /// Failed sign-ins per client address.
+    pub sign_in_per_ip: Limit,
+    /// Wrong codes allowed per pending two-factor sign-in.
+    pub two_factor_per_sign_in: u32,
+    pub sign_up_per_ip: Limit,
+    /// Failed API-key authentications per client address.
+    pub api_key_failures_per_ip: Limit,
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        RateLimitSettings {
+            enabled: true,
+            sign_in_per_account: Limit::new(5, 300),
+            sign_in_per_ip: Limit::new(20, 60),
+            two_factor_per_sign_in: 5,
+            sign_up_per_ip: Limit::new(10, 3600),
+            api_key_failures_per_ip: Limit::new(60, 60),
+        }
+    }
+}
+
+/// One thing being counted: a limit and the hashed subject it applies to.
+#[derive(Clone, Debug)]
+pub struct Counter {
+    key: String,
+    limit: Limit,
+    /// Enforced even with `rate_limits.enabled = false`: a security
+    /// property (wrong second-factor codes), not a tunable.
+    always: bool,
+}
+
+impl Counter {
+    fn window(&self, now: i64) -> i64 {
+        now.div_euclid(i64::from(self.limit.window_secs))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LimiterError {
+    #[error(transparent)]
+    Db(#[from] DbErr),
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+}
+
+impl From<LimiterError> for crate::error::AppError {
+    fn from(err: LimiterError) -> Self {
+        crate::error::AppError::Internal(anyhow::anyhow!("rate limiter: {err}"))
+    }
+}
+
+#[derive(Clone)]
+enum Store {
+    Database(DatabaseConnection),
+    Redis(redis::aio::ConnectionManager),
+}
+
+#[derive(Clone)]
+pub struct RateLimiter {
+    settings: RateLimitSettings,
+    store: Store,
+    key: [u8; 32],
+}
+
+const KEY_LABEL: &str = "gatehouse/rate-limit-keys/v1";
+
+impl RateLimiter {
+    pub fn database(config: &AppConfig, db: DatabaseConnection) -> RateLimiter {
+        RateLimiter {
+            settings: config.rate_limits.clone(),
+            store: Store::Database(db),
+            key: config.derive_key(KEY_LABEL),
+        }
+    }
+
+    pub async fn redis(config: &AppConfig, url: &str) -> Result<RateLimiter, LimiterError> {
+        let client = redis::Client::open(url)?;
+        let manager = client.get_connection_manager().await?;
+        Ok(RateLimiter {
+            settings: config.rate_limits.clone(),
+            store: Store::Redis(manager),
+            key: config.derive_key(KEY_LABEL),
+        })
+    }
+
+    pub fn settings(&self) -> &RateLimitSettings {
+        &self.settings
+    }
+
+    /// A counter of `bucket` (what is counted, e.g. `sign_in:account`) for
+    /// `subject` (who or what: a user id, a normalized login, an address).
+    pub fn counter(&self, bucket: &str, subject: &str, limit: Limit) -> Counter {
+        use hmac::{KeyInit as _, Mac as _};
+        let mut mac = hmac::Hmac::<Sha256>::new_from_slice(&self.key)
+            .expect("HMAC accepts keys of any length");
+        mac.update(bucket.as_bytes());
+        mac.update(b"\n");
+        mac.update(subject.as_bytes());
+        let digest = mac.finalize().into_bytes();
+        let key = digest.iter().take(24).map(|b| format!("{b:02x}")).collect();
+        Counter {
+            key,
+            limit,
+            always: false,
+        }
+    }
+
+    /// A counter enforced even when rate limits are turned off.
+    pub fn counter_always(&self, bucket: &str, subject: &str, limit: Limit) -> Counter {
+        Counter {
+            always: true,
+            ..self.counter(bucket, subject, limit)
+        }
+    }
+
+    /// The counters that apply: all, or with limits off only the `always` ones.
+    fn enforced<'c>(&self, counters: &'c [Counter]) -> Vec<&'c Counter> {
+        counters
+            .iter()
+            .filter(|c| self.settings.enabled || c.always)
+            .collect()
+    }
+
+    /// Seconds to wait when any counter is over its limit; None when all
+    /// are under (or limits are off).
+    pub async fn check(
+        &self,
+        now: OffsetDateTime,
+        counters: &[Counter],
+    ) -> Result<Option<u64>, LimiterError> {
+        let counters = self.enforced(counters);
+        if counters.is_empty() {
+            return Ok(None);
+        }
+        let now = now.unix_timestamp();
+        let counts = match &self.store {
+            Store::Database(db) => database_counts(db, now, &counters).await?,
+            Store::Redis(redis) => redis_counts(redis.clone(), now, &counters).await?,
+        };
+        Ok(counters
+            .into_iter()
+            .zip(counts)
+            .filter_map(|(counter, (previous, current))| {
+                retry_after(counter, now, previous, current)
+            })
+            .max())
+    }
+
+    /// Counts one more event against every counter.
+    pub async fn hit(&self, now: OffsetDateTime, counters: &[Counter]) -> Result<(), LimiterError> {
+        let counters = self.enforced(counters);
+        if counters.is_empty() {
+            return Ok(());
+        }
+        let now = now.unix_timestamp();
+        match &self.store {
+            Store::Database(db) => database_hit(db, now, &counters).await?,
+            Store::Redis(redis) => redis_hit(redis.clone(), now, &counters).await?,
+        }
+        Ok(())
+    }
+
+    /// Deletes counters of windows that no longer matter (database only;
+    /// Redis expires its own keys).
+    pub async fn sweep(&self, now: OffsetDateTime) -> Result<u64, LimiterError> {
+        let Store::Database(db) = &self.store else {
+            return Ok(0);
+        };
+        let deleted = entity::Entity::delete_many()
+            .filter(entity::Column::ExpiresAt.lt(now.unix_timestamp()))
+            .exec(db)
+            .await?;
+        Ok(deleted.rows_affected)
+    }
+}
+
+/// The sliding-window estimate against the limit: None when under it, else
+/// the seconds until one more event would be allowed.
+fn retry_after(counter: &Counter, now: i64, previous: u32, current: u32) -> Option<u64> {
+    let window = f64::from(counter.limit.window_secs);
+    let max = f64::from(counter.limit.max);
+    let elapsed = (now - counter.window(now) * i64::from(counter.limit.window_secs)) as f64;
+    let remaining = window - elapsed;
+    let (previous, current) = (f64::from(previous), f64::from(current));
+    if previous * remaining / window + current < max {
+        return None;
+    }
+    let wait = if current < max {
+        // Under the limit once enough of the previous window slides away.
+        remaining - (max - current) * window / previous
+    } else {
+        // Only after this window ends, once its own weight has decayed.
+        remaining + window * (1.0 - max / current)
+    };
+    // At `wait` the estimate equals the limit; one more second is under it.
+    Some(wait.max(0.0).floor() as u64 + 1)
+}
+
+async fn database_counts(
+    db: &DatabaseConnection,
+    now: i64,
+    counters: &[&Counter],
+) -> Result<Vec<(u32, u32)>, DbErr> {
+    let mut condition = Condition::any();
+    for counter in counters {
+        let window = counter.window(now);
+        condition = condition.add(
+            Condition::all()
+                .add(entity::Column::Key.eq(&counter.key))
+                .add(entity::Column::WindowStart.is_in([window - 1, window])),
+        );
+    }
+    let rows = entity::Entity::find().filter(condition).all(db).await?;
+    let hits = |key: &str, window: i64| {
+        rows.iter()
+            .find(|row| row.key == key && row.window_start == window)
+            .map_or(0, |row| u32::try_from(row.hits).unwrap_or(0))
+    };
+    Ok(counters
+        .iter()
+        .map(|counter| {
+            let window = counter.window(now);
+            (hits(&counter.key, window - 1), hits(&counter.key, window))
+        })
+        .collect())
+}
+
+async fn database_hit(
+    db: &DatabaseConnection,
+    now: i64,
+    counters: &[&Counter],
+) -> Result<(), DbErr> {
+    let rows = counters.iter().map(|counter| {
+        let window = counter.window(now);
+        let window_secs = i64::from(counter.limit.window_secs);
+        entity::ActiveModel {
+            key: sea_orm::Set(counter.key.clone()),
+            window_start: sea_orm::Set(window),
+            hits: sea_orm::Set(1),
+            // The window matters for itself and, weighted, the next one.
+            expires_at: sea_orm::Set((window + 2) * window_secs),
+        }
+    });
+    entity::Entity::insert_many(rows)
+        .on_conflict(
+            OnConflict::columns([entity::Column::Key, entity::Column::WindowStart])
+                .value(
+                    entity::Column::Hits,
+                    Expr::col((entity::Entity, entity::Column::Hits)).add(1),
+                )
+                .to_owned(),
+        )
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+fn redis_key(counter: &Counter, window: i64) -> String {
+    format!("gatehouse:rl:{}:{window}", counter.key)
+}
+
+async fn redis_counts(
+    mut redis: redis::aio::ConnectionManager,
+    now: i64,
+    counters: &[&Counter],
+) -> Result<Vec<(u32, u32)>, redis::RedisError> {
+    let keys: Vec<String> = counters
+        .iter()
+        .flat_map(|counter| {
+            let window = counter.window(now);
+            [redis_key(counter, window - 1), redis_key(counter, window)]
+        })
+        .collect();
+    let values: Vec<Option<u32>> = redis::cmd("MGET")
+        .arg(&keys)
+        .query_async(&mut redis)
+        .await?;
+    Ok(values
+        .chunks(2)
+        .map(|pair| (pair[0].unwrap_or(0), pair[1].unwrap_or(0)))
+        .collect())
+}
+
+async fn redis_hit(
+    mut redis: redis::aio::ConnectionManager,
+    now: i64,
+    counters: &[&Counter],
+) -> Result<(), redis::RedisError> {
+    let mut pipe = redis::pipe();
+    pipe.atomic();
+    for counter in counters {
+        let key = redis_key(counter, counter.window(now));
+        pipe.cmd("INCR").arg(&key).ignore();
+        pipe.cmd("EXPIRE")
+            .arg(&key)
+            .arg(2 * u64::from(counter.limit.window_secs))
+            .ignore();
+    }
+    pipe.query_async::<()>(&mut redis).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counter(max: u32, window: u32) -> Counter {
+        Counter {
+            key: "k".into(),
+            limit: Limit::new(max, window),
+            always: false,
+        }
+    }
+
+    #[test]
+    fn under_the_limit_nothing_waits() {
+        let c = counter(5, 300);
+        assert_eq!(retry_after(&c, 0, 0, 4), None);
+        assert_eq!(retry_after(&c, 150, 4, 2), None, "half of 4 plus 2 is 4");
+    }
+
+    #[test]
+    fn at_the_limit_the_wait_is_until_the_window_slides() {
+        let c = counter(5, 300);
+        // 5 in this window at its start: wait the whole window and more.
+        assert_eq!(retry_after(&c, 0, 0, 5), Some(301));
+        // 5 in the previous window, none now, 60 s in: 5 * 240/300 = 4 < 5.
+        assert_eq!(retry_after(&c, 60, 5, 0), None);
+        // 10 in the previous window, 60 s in: 8 >= 5; exactly 5 after 90 s
+        // more, under it a second later.
+        assert_eq!(retry_after(&c, 60, 10, 0), Some(91));
+        assert_eq!(retry_after(&c, 151, 10, 0), None);
+    }
+}

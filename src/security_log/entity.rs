@@ -1,0 +1,66 @@
+//! The `security_events` table and its queries.
+
+use sea_orm::entity::prelude::*;
+use sea_orm::{ConnectionTrait, DbErr, QueryOrder as _};
+
+use crate::ownership::find_owned;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "security_events")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i32,
+    pub user_id: i32,
+    pub kind: String,
+    pub created_at: TimeDateTimeWithTimeZone,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub actor_id: Option<i32>,
+    pub detail: Option<String>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
+
+/// One page (0-based) of the user's events, newest first, and the total.
+pub async fn page_for_user(
+    db: &impl ConnectionTrait,
+    user_id: i32,
+    page: u64,
+    per_page: u64,
+) -> Result<(Vec<Model>, u64), DbErr> {
+    let paginator = find_owned::<Entity>(user_id)
+        .order_by_desc(Column::CreatedAt)
+        .order_by_desc(Column::Id)
+        .paginate(db, per_page);
+    let total = paginator.num_items().await?;
+    Ok((paginator.fetch_page(page).await?, total))
+}
+
+/// The user's events of `kind` since `since`, newest first.
+pub async fn recent_of_kind(
+    db: &impl ConnectionTrait,
+    user_id: i32,
+    kind: &str,
+    since: TimeDateTimeWithTimeZone,
+) -> Result<Vec<Model>, DbErr> {
+    find_owned::<Entity>(user_id)
+        .filter(Column::Kind.eq(kind))
+        .filter(Column::CreatedAt.gt(since))
+        .order_by_desc(Column::CreatedAt)
+        .all(db)
+        .await
+}
+
+pub async fn delete_older_than(
+    db: &impl ConnectionTrait,
+    cutoff: TimeDateTimeWithTimeZone,
+) -> Result<u64, DbErr> {
+    let result = Entity::delete_many()
+        .filter(Column::CreatedAt.lt(cutoff))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
+}

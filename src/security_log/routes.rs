@@ -1,0 +1,92 @@
+//! `GET /account/security`: the user's own events, 25 a page.
+
+use rocket::{get, routes};
+use rocket_dyn_templates::Template;
+use serde::Serialize;
+use serde_json::json;
+
+use super::EventKind;
+use super::entity;
+use crate::error::AppError;
+use crate::sessions::guards::CurrentUser;
+use crate::state::AppState;
+use crate::web::client::describe_user_agent;
+use crate::web::page::Page;
+use crate::web::time;
+
+pub fn routes() -> Vec<rocket::Route> {
+    routes![security_page]
+}
+
+pub const PER_PAGE: u64 = 25;
+
+/// An event as pages show it.
+#[derive(Serialize)]
+pub struct EventView {
+    pub kind: String,
+    pub label: String,
+    pub when: String,
+    pub when_iso: String,
+    pub when_relative: String,
+    pub ip: Option<String>,
+    pub browser: String,
+    /// Short extra facts, e.g. "provider: github".
+    pub detail: Option<String>,
+    pub by_staff: bool,
+}
+
+pub fn view(event: entity::Model, now: ::time::OffsetDateTime) -> EventView {
+    let kind = EventKind::parse(&event.kind);
+    let detail = event
+        .detail
+        .as_deref()
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(text).ok())
+        .and_then(|value| {
+            let object = value.as_object()?;
+            let parts: Vec<String> = object
+                .iter()
+                .map(|(key, value)| match value {
+                    serde_json::Value::String(text) => format!("{key}: {text}"),
+                    other => format!("{key}: {other}"),
+                })
+                .collect();
+            (!parts.is_empty()).then(|| parts.join(", "))
+        });
+    EventView {
+        label: kind.map_or_else(|| event.kind.clone(), |k| k.label().to_owned()),
+        kind: event.kind,
+        when: time::absolute(event.created_at),
+        when_iso: time::iso(event.created_at),
+        when_relative: time::relative(now, event.created_at),
+        browser: describe_user_agent(event.user_agent.as_deref()),
+        ip: event.ip,
+        detail,
+        by_staff: event.actor_id.is_some_and(|actor| actor != event.user_id),
+    }
+}
+
+#[get("/account/security?<page>")]
+async fn security_page(
+    current: CurrentUser,
+    page: Option<u64>,
+    view_page: Page<'_>,
+    app: AppState<'_>,
+) -> Result<Template, AppError> {
+    let page = page.unwrap_or(1).max(1);
+    let (events, total) =
+        entity::page_for_user(app.db, current.user.id, page - 1, PER_PAGE).await?;
+    let now = app.clock.now();
+    let pages = total.div_ceil(PER_PAGE).max(1);
+    let events: Vec<EventView> = events.into_iter().map(|e| view(e, now)).collect();
+    Ok(view_page.render(
+        "security_log/events",
+        json!({
+            "events": events,
+            "page": page,
+            "pages": pages,
+            "total": total,
+            "previous": (page > 1).then(|| page - 1),
+            "next": (page < pages).then(|| page + 1),
+        }),
+    ))
+}

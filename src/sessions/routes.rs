@@ -1,0 +1,165 @@
+//! `/account/sessions`: where the user is signed in, and ending sessions.
+
+use rocket::form::FromForm;
+use rocket::http::CookieJar;
+use rocket::response::{Flash, Redirect};
+use rocket::{get, post, routes, uri};
+use rocket_dyn_templates::Template;
+use serde::Serialize;
+use serde_json::json;
+
+use super::entity::{self as session, SessionKind};
+use super::guards::CurrentUser;
+use super::store;
+use crate::accounts::service::confirm_password;
+use crate::error::AppError;
+use crate::security_log::{self, Event, EventKind};
+use crate::state::AppState;
+use crate::web::client::{ClientInfo, describe_user_agent};
+use crate::web::csrf::{CsrfForm, NoFields};
+use crate::web::forms::{FormErrors, FormResponse};
+use crate::web::page::Page;
+use crate::web::time;
+
+pub fn routes() -> Vec<rocket::Route> {
+    routes![sessions_page, revoke_session, revoke_others]
+}
+
+#[derive(Serialize)]
+struct SessionView {
+    id: String,
+    browser: String,
+    ip: Option<String>,
+    api: bool,
+    created: String,
+    last_active: String,
+    last_active_iso: String,
+    last_active_exact: String,
+    current: bool,
+}
+
+fn view(
+    session: session::Model,
+    current_id: Option<i32>,
+    now: ::time::OffsetDateTime,
+) -> SessionView {
+    SessionView {
+        current: Some(session.id) == current_id,
+        browser: describe_user_agent(session.user_agent.as_deref()),
+        api: session.kind == SessionKind::Api.as_str(),
+        created: time::absolute(session.created_at),
+        last_active: time::relative(now, session.last_seen_at),
+        last_active_iso: time::iso(session.last_seen_at),
+        last_active_exact: time::absolute(session.last_seen_at),
+        id: session.public_id,
+        ip: session.ip,
+    }
+}
+
+async fn render(
+    current: &CurrentUser,
+    page: &Page<'_>,
+    app: &AppState<'_>,
+    errors: &FormErrors,
+) -> Result<Template, AppError> {
+    let now = app.clock.now();
+    let current_id = current.session().map(|s| s.id);
+    let sessions: Vec<SessionView> =
+        store::list_live_for_user(app.db, app.config, now, current.user.id)
+            .await?
+            .into_iter()
+            .map(|s| view(s, current_id, now))
+            .collect();
+    Ok(page.render(
+        "sessions/sessions",
+        json!({ "sessions": sessions, "errors": errors }),
+    ))
+}
+
+#[get("/account/sessions")]
+async fn sessions_page(
+    current: CurrentUser,
+    page: Page<'_>,
+    app: AppState<'_>,
+) -> Result<Template, AppError> {
+    render(&current, &page, &app, &FormErrors::default()).await
+}
+
+/// Ends one session of the user's. Ending the current one is signing out.
+#[post("/account/sessions/<id>/revoke", data = "<_form>")]
+async fn revoke_session(
+    current: CurrentUser,
+    id: &str,
+    _form: CsrfForm<NoFields>,
+    app: AppState<'_>,
+    client: ClientInfo,
+    cookies: &CookieJar<'_>,
+) -> Result<Flash<Redirect>, AppError> {
+    let this_one = current.session().is_some_and(|s| s.public_id == id);
+    if !store::delete_owned_by_public_id(app.db, current.user.id, id).await? {
+        return Err(AppError::NotFound);
+    }
+    let now = app.clock.now();
+    let kind = if this_one {
+        EventKind::SignOut
+    } else {
+        EventKind::SessionRevoked
+    };
+    security_log::record(
+        app.db,
+        now,
+        Event::new(current.user.id, kind, &client).detail(json!({ "session": id })),
+    )
+    .await;
+    if this_one {
+        super::forget(app.config, cookies);
+        return Ok(Flash::success(Redirect::to("/"), "You are signed out."));
+    }
+    Ok(Flash::success(
+        Redirect::to(uri!(sessions_page)),
+        "That session was ended. It is signed out on its next request.",
+    ))
+}
+
+#[derive(FromForm)]
+pub struct RevokeOthersForm<'r> {
+    #[field(default = "")]
+    password: &'r str,
+}
+
+#[post("/account/sessions/revoke-others", data = "<form>")]
+async fn revoke_others(
+    current: CurrentUser,
+    form: CsrfForm<RevokeOthersForm<'_>>,
+    page: Page<'_>,
+    app: AppState<'_>,
+    client: ClientInfo,
+) -> Result<FormResponse, AppError> {
+    let user = &current.user;
+    if !confirm_password(&app, &client, user, form.0.password).await? {
+        let mut errors = FormErrors::default();
+        errors.add("password", "That password is not correct.");
+        return Ok(FormResponse::Invalid(
+            render(&current, &page, &app, &errors).await?,
+        ));
+    }
+    let keep = current.session().map(|s| s.id);
+    let ended = store::delete_others(app.db, user.id, keep).await?;
+    let now = app.clock.now();
+    security_log::record(
+        app.db,
+        now,
+        Event::new(user.id, EventKind::OtherSessionsRevoked, &client)
+            .detail(json!({ "ended": ended })),
+    )
+    .await;
+    let message = match ended {
+        0 => "There were no other sessions.".to_owned(),
+        1 => "Your other session was ended.".to_owned(),
+        n => format!("Your {n} other sessions were ended."),
+    };
+    Ok(FormResponse::Redirect(Flash::success(
+        Redirect::to(uri!(sessions_page)),
+        message,
+    )))
+}

@@ -1,0 +1,175 @@
+//! Queries on sessions. Every lookup by a client's secret goes through the
+//! SHA-256 of that secret; every query that acts for a user is scoped to
+//! that user in the query itself.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sea_orm::{
+    ActiveModelTrait as _, ColumnTrait as _, ConnectionTrait, DbErr, EntityTrait as _,
+    QueryFilter as _, Set,
+};
+use sha2::{Digest as _, Sha256};
+use time::{Duration, OffsetDateTime};
+
+use super::entity::{self as session, SessionKind};
+use crate::accounts::entity as user;
+use crate::config::AppConfig;
+use crate::ownership::{delete_owned, find_owned};
+use crate::web::client::ClientInfo;
+
+/// `last_seen_at` is written at most this often per session, so an
+/// ordinary page view costs one query, not two.
+const TOUCH_INTERVAL: Duration = Duration::minutes(1);
+
+/// A session just created, with the secret its client must hold. The
+/// secret exists only here and in the client; the row keeps its hash.
+pub struct IssuedSession {
+    pub secret: String,
+    pub session: session::Model,
+}
+
+pub fn hash_secret(secret: &str) -> String {
+    Sha256::digest(secret.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Opens a session for `user_id`. A browser session ends after
+/// `session_idle_minutes` without use or `session_max_days` in all; with
+/// `remember` it lasts `remember_me_days` with no idle timeout. An API
+/// token's session ends with the token (`jwt_ttl_seconds`).
+pub async fn create(
+    db: &impl ConnectionTrait,
+    config: &AppConfig,
+    now: OffsetDateTime,
+    user_id: i32,
+    kind: SessionKind,
+    remember: bool,
+    client: &ClientInfo,
+) -> Result<IssuedSession, DbErr> {
+    let secret = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
+    let lifetime = match (kind, remember) {
+        (SessionKind::Api, _) => Duration::seconds(i64::from(config.jwt_ttl_seconds)),
+        (SessionKind::Browser, true) => config.remember_me,
+        (SessionKind::Browser, false) => config.session_max,
+    };
+    let session = session::ActiveModel {
+        public_id: Set(uuid::Uuid::new_v4().to_string()),
+        token_hash: Set(hash_secret(&secret)),
+        user_id: Set(user_id),
+        kind: Set(kind.as_str().to_owned()),
+        remember: Set(remember),
+        ip: Set(client.ip_string()),
+        user_agent: Set(client.user_agent.clone()),
+        created_at: Set(now),
+        last_seen_at: Set(now),
+        expires_at: Set(now + lifetime),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(IssuedSession { secret, session })
+}
+
+/// How a client names its session: a browser by the secret in its cookie,
+/// a bearer token by the session's public id (the token's `sid`, trusted
+/// because the token's signature was checked first).
+pub enum SessionRef<'a> {
+    Secret(&'a str),
+    PublicId(&'a str),
+}
+
+/// The live session `reference` names, with its (active) user: one query,
+/// plus a `last_seen_at` update at most once a minute.
+pub async fn find_live(
+    db: &impl ConnectionTrait,
+    config: &AppConfig,
+    now: OffsetDateTime,
+    reference: SessionRef<'_>,
+) -> Result<Option<(session::Model, user::Model)>, DbErr> {
+    let condition = match reference {
+        SessionRef::Secret(secret) => session::Column::TokenHash.eq(hash_secret(secret)),
+        SessionRef::PublicId(id) => session::Column::PublicId.eq(id),
+    };
+    let found = session::Entity::find()
+        .filter(condition)
+        .find_also_related(user::Entity)
+        .one(db)
+        .await?;
+    let Some((mut session, Some(user))) = found else {
+        return Ok(None);
+    };
+    if !user.is_active || !is_live(&session, config, now) {
+        return Ok(None);
+    }
+    if now - session.last_seen_at >= TOUCH_INTERVAL {
+        session::Entity::update_many()
+            .col_expr(session::Column::LastSeenAt, now.into())
+            .filter(session::Column::Id.eq(session.id))
+            .exec(db)
+            .await?;
+        session.last_seen_at = now;
+    }
+    Ok(Some((session, user)))
+}
+
+/// Not past its absolute end, and used recently unless it is remembered or
+/// an API token's (whose lifetime is the token's).
+pub fn is_live(session: &session::Model, config: &AppConfig, now: OffsetDateTime) -> bool {
+    let idle_exempt = session.remember || session.kind == SessionKind::Api.as_str();
+    session.expires_at > now && (idle_exempt || now - session.last_seen_at < config.session_idle)
+}
+
+/// Deletes session `public_id` if `user_id` owns it. False means there is
+/// no such session of theirs, which callers answer with 404.
+pub async fn delete_owned_by_public_id(
+    db: &impl ConnectionTrait,
+    user_id: i32,
+    public_id: &str,
+) -> Result<bool, DbErr> {
+    let result = delete_owned::<session::Entity>(user_id)
+        .filter(session::Column::PublicId.eq(public_id))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// The user's live sessions, most recently used first.
+pub async fn list_live_for_user(
+    db: &impl ConnectionTrait,
+    config: &AppConfig,
+    now: OffsetDateTime,
+    user_id: i32,
+) -> Result<Vec<session::Model>, DbErr> {
+    use sea_orm::QueryOrder as _;
+    let sessions = find_owned::<session::Entity>(user_id)
+        .filter(session::Column::ExpiresAt.gt(now))
+        .order_by_desc(session::Column::LastSeenAt)
+        .order_by_desc(session::Column::Id)
+        .all(db)
+        .await?;
+    Ok(sessions
+        .into_iter()
+        .filter(|session| is_live(session, config, now))
+        .collect())
+}
+
+pub async fn delete(db: &impl ConnectionTrait, id: i32) -> Result<(), DbErr> {
+    session::Entity::delete_by_id(id).exec(db).await?;
+    Ok(())
+}
+
+/// Ends every session of `user_id` except `keep` (the one in use, if any).
+pub async fn delete_others(
+    db: &impl ConnectionTrait,
+    user_id: i32,
+    keep: Option<i32>,
+) -> Result<u64, DbErr> {
+    let mut delete = delete_owned::<session::Entity>(user_id);
+    if let Some(keep) = keep {
+        delete = delete.filter(session::Column::Id.ne(keep));
+    }
+    let result = delete.exec(db).await?;
+    Ok(result.rows_affected)
+}

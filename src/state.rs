@@ -1,0 +1,121 @@
+//! The application's managed state, built once at ignite: validated config,
+//! database (connected and migrated), password hasher, clock, rate limiter
+//! and the HTTP client for OAuth providers. A failure here stops the launch
+//! with one clear log line.
+
+use rocket::fairing::AdHoc;
+use rocket::http::Status;
+use rocket::request::{FromRequest, Outcome, Request};
+use rocket::{Build, Rocket};
+use sea_orm::DatabaseConnection;
+
+use crate::accounts::password::PasswordHasher;
+use crate::clock::Clock;
+use crate::config::AppConfig;
+use crate::oauth::client::ProviderHttp;
+use crate::rate_limit::RateLimiter;
+
+/// What most handlers need, as one guard instead of five `&State<_>`s.
+pub struct AppState<'r> {
+    pub config: &'r AppConfig,
+    pub db: &'r DatabaseConnection,
+    pub clock: &'r Clock,
+    pub hasher: &'r PasswordHasher,
+    pub limiter: &'r RateLimiter,
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for AppState<'r> {
+    type Error = ();
+
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ()> {
+        let rocket = req.rocket();
+        match (
+            rocket.state::<AppConfig>(),
+            rocket.state::<DatabaseConnection>(),
+            rocket.state::<Clock>(),
+            rocket.state::<PasswordHasher>(),
+            rocket.state::<RateLimiter>(),
+        ) {
+            (Some(config), Some(db), Some(clock), Some(hasher), Some(limiter)) => {
+                Outcome::Success(AppState {
+                    config,
+                    db,
+                    clock,
+                    hasher,
+                    limiter,
+                })
+            }
+            _ => Outcome::Error((Status::InternalServerError, ())),
+        }
+    }
+}
+
+struct Built {
+    config: AppConfig,
+    db: DatabaseConnection,
+    hasher: PasswordHasher,
+    limiter: RateLimiter,
+    http: ProviderHttp,
+}
+
+/// Reads the config, connects and migrates the database (unless one was
+/// given with `manage`), and builds the rest. A `Clock` given with
+/// `manage` (a test's manual clock) is kept.
+pub fn fairing() -> AdHoc {
+    AdHoc::try_on_ignite("Gatehouse state", |rocket| async move {
+        match build(&rocket).await {
+            Ok(built) => {
+                let mut rocket = rocket;
+                if rocket.state::<DatabaseConnection>().is_none() {
+                    rocket = rocket.manage(built.db);
+                }
+                if rocket.state::<Clock>().is_none() {
+                    rocket = rocket.manage(Clock::system());
+                }
+                Ok(rocket
+                    .manage(built.config)
+                    .manage(built.hasher)
+                    .manage(built.limiter)
+                    .manage(built.http))
+            }
+            Err(message) => {
+                tracing::error!("{message}");
+                Err(rocket)
+            }
+        }
+    })
+}
+
+async fn build(rocket: &Rocket<Build>) -> Result<Built, String> {
+    let config = AppConfig::from_figment(rocket.figment()).map_err(|e| e.to_string())?;
+    let db = match rocket.state::<DatabaseConnection>() {
+        Some(db) => db.clone(),
+        None => crate::db::connect(&config.database_url)
+            .await
+            .map_err(|e| format!("cannot connect to `database_url`: {e}"))?,
+    };
+    crate::db::migrate(&db)
+        .await
+        .map_err(|e| format!("database migration failed: {e}"))?;
+    let settings = config.argon2;
+    let hasher = rocket::tokio::task::spawn_blocking(move || PasswordHasher::new(settings))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("configuration error: `argon2`: {e}"))?;
+    let limiter = match &config.redis_url {
+        Some(url) => RateLimiter::redis(&config, url)
+            .await
+            .map_err(|e| format!("cannot connect to `redis_url`: {e}"))?,
+        None => RateLimiter::database(&config, db.clone()),
+    };
+    let http = ProviderHttp::new(config.oauth_timeout)
+        .map_err(|e| format!("cannot build the OAuth HTTP client: {e}"))?;
+    Ok(Built {
+        config,
+        db,
+        hasher,
+        limiter,
+        http,
+    })
+}

@@ -1,0 +1,204 @@
+//! Cross-site request forgery protection for every browser POST.
+//!
+//! Each visitor holds a random token in a private (encrypted) cookie; every
+//! form repeats it in the hidden `csrf_token` field, and [`CsrfForm`]
+//! compares the two in constant time before the handler runs. The token is
+//! replaced at sign-in and sign-out. As a second line, a POST whose
+//! `Origin` names another site, or whose `Sec-Fetch-Site` is `cross-site`,
+//! is refused whatever its token.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rocket::data::{Data, FromData, Outcome as DataOutcome, ToByteUnit as _};
+use rocket::form::{Form, FromForm, ValueField};
+use rocket::http::{CookieJar, RawStr, Status};
+use rocket::request::{FromRequest, Outcome, Request};
+use subtle::ConstantTimeEq as _;
+
+use crate::config::AppConfig;
+use crate::error::explain;
+
+/// The hidden form field that carries the token.
+pub const FIELD: &str = "csrf_token";
+const COOKIE: &str = "gatehouse_csrf";
+
+const FORGED: &str =
+    "This form has expired or did not come from this site. Go back, reload the page and try again.";
+
+/// The visitor's token, for rendering into forms. Created on first use.
+pub struct CsrfToken(String);
+
+impl CsrfToken {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for CsrfToken {
+    type Error = ();
+
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ()> {
+        let Some(config) = req.rocket().state::<AppConfig>() else {
+            return Outcome::Error((Status::InternalServerError, ()));
+        };
+        let cookies = req.cookies();
+        let name = super::cookie_name(config, COOKIE);
+        let token = match cookies.get_pending(&name) {
+            Some(cookie) if !cookie.value().is_empty() => cookie.value().to_owned(),
+            _ => issue(cookies, config),
+        };
+        Outcome::Success(CsrfToken(token))
+    }
+}
+
+/// Gives the visitor a fresh token (at sign-in and sign-out), so a token
+/// seen before a privilege change is worthless after it.
+pub fn rotate(cookies: &CookieJar<'_>, config: &AppConfig) {
+    issue(cookies, config);
+}
+
+fn issue(cookies: &CookieJar<'_>, config: &AppConfig) -> String {
+    let token = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
+    let mut cookie = super::cookie(config, COOKIE, token.clone());
+    // A browser-session cookie: Rocket would otherwise give it a week.
+    cookie.set_expires(super::BROWSER_SESSION);
+    cookies.add_private(cookie);
+    token
+}
+
+/// A form body that passed the CSRF checks, parsed as `T`. Use it instead
+/// of `Form<T>` on every browser POST. Bodies over the `form` limit get
+/// 413, bodies that are not UTF-8 or not url-encoded get 400.
+pub struct CsrfForm<T>(pub T);
+
+/// The decoded fields of the request body, kept for the request's life so
+/// `T` may borrow from them.
+struct DecodedFields(Vec<(String, String)>);
+
+#[rocket::async_trait]
+impl<'r, T: FromForm<'r>> FromData<'r> for CsrfForm<T> {
+    type Error = ();
+
+    async fn from_data(req: &'r Request<'_>, data: Data<'r>) -> DataOutcome<'r, Self> {
+        let Some(config) = req.rocket().state::<AppConfig>() else {
+            return DataOutcome::Error((Status::InternalServerError, ()));
+        };
+        if is_cross_site(req, config) {
+            explain(req, FORGED);
+            return DataOutcome::Error((Status::Forbidden, ()));
+        }
+        if req.content_type().is_some_and(|ct| !ct.is_form()) {
+            return DataOutcome::Error((Status::UnsupportedMediaType, ()));
+        }
+        let limit = req.limits().get("form").unwrap_or_else(|| 64.kibibytes());
+        let body = match data.open(limit).into_string().await {
+            Ok(body) if body.is_complete() => body.into_inner(),
+            Ok(_) => return DataOutcome::Error((Status::PayloadTooLarge, ())),
+            Err(_) => {
+                explain(req, "The form data was not valid UTF-8.");
+                return DataOutcome::Error((Status::BadRequest, ()));
+            }
+        };
+        let Some(fields) = decode(&body) else {
+            explain(req, "The form data was not valid UTF-8.");
+            return DataOutcome::Error((Status::BadRequest, ()));
+        };
+        let fields = &req.local_cache(move || DecodedFields(fields)).0;
+
+        let expected = req
+            .cookies()
+            .get_private(&super::cookie_name(config, COOKIE));
+        let submitted = fields.iter().find(|(name, _)| name == FIELD);
+        let valid = match (expected, submitted) {
+            (Some(cookie), Some((_, token))) if !token.is_empty() => {
+                bool::from(cookie.value().as_bytes().ct_eq(token.as_bytes()))
+            }
+            _ => false,
+        };
+        if !valid {
+            explain(req, FORGED);
+            return DataOutcome::Error((Status::Forbidden, ()));
+        }
+
+        let values = fields
+            .iter()
+            .filter(|(name, _)| name != FIELD)
+            .map(|(name, value)| ValueField::from((name.as_str(), value.as_str())));
+        match Form::<T>::parse_iter(values) {
+            Ok(value) => DataOutcome::Success(CsrfForm(value)),
+            Err(errors) => DataOutcome::Error((errors.status(), ())),
+        }
+    }
+}
+
+/// Splits and percent-decodes an `application/x-www-form-urlencoded` body.
+fn decode(body: &str) -> Option<Vec<(String, String)>> {
+    Form::values(body)
+        .map(|field| {
+            let name = RawStr::new(field.name.source().as_str())
+                .url_decode()
+                .ok()?;
+            let value = RawStr::new(field.value).url_decode().ok()?;
+            Some((name.into_owned(), value.into_owned()))
+        })
+        .collect()
+}
+
+/// True when the browser says the POST comes from another site.
+fn is_cross_site(req: &Request<'_>, config: &AppConfig) -> bool {
+    let headers = req.headers();
+    if headers.get_one("Sec-Fetch-Site") == Some("cross-site") {
+        return true;
+    }
+    let Some(origin) = headers.get_one("Origin") else {
+        return false;
+    };
+    let same_host = origin
+        .split_once("://")
+        .map(|(_, host)| host)
+        .zip(headers.get_one("Host"))
+        .is_some_and(|(origin_host, host)| origin_host.eq_ignore_ascii_case(host));
+    !(same_host || origin.eq_ignore_ascii_case(&config.public_url))
+}
+
+/// For POST routes whose form has no fields but the token.
+pub struct NoFields;
+
+#[rocket::async_trait]
+impl<'r> FromForm<'r> for NoFields {
+    type Context = ();
+
+    fn init(_: rocket::form::Options) {}
+
+    fn push_value(_: &mut (), _: ValueField<'r>) {}
+
+    async fn push_data(_: &mut (), _: rocket::form::DataField<'r, '_>) {}
+
+    fn finalize(_: ()) -> rocket::form::Result<'r, Self> {
+        Ok(NoFields)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decode;
+
+    #[test]
+    fn bodies_are_percent_decoded() {
+        let fields = decode("a=1&b=x+y%21&&c=%C3%A9").unwrap();
+        assert_eq!(
+            fields,
+            vec![
+                ("a".into(), "1".into()),
+                ("b".into(), "x y!".into()),
+                ("c".into(), "é".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_escapes_are_rejected() {
+        assert!(decode("a=%FF").is_none());
+    }
+}

@@ -1,0 +1,98 @@
+//! Web plumbing shared by every feature: cookies, CSRF, security headers,
+//! the client's address, page rendering and form errors.
+
+pub mod client;
+pub mod csrf;
+pub mod forms;
+pub mod headers;
+pub mod page;
+pub mod time;
+
+use rocket::http::{Cookie, SameSite};
+use rocket::request::Request;
+
+use crate::config::AppConfig;
+
+/// The expiry of a cookie that ends with the browser session. Rocket gives
+/// private cookies a week unless told otherwise, and `None` converts to
+/// the cookie crate's `Expiration::Session`.
+pub const BROWSER_SESSION: Option<::time::OffsetDateTime> = None;
+
+/// A cookie as Gatehouse sets them: `HttpOnly`, `SameSite=Lax` (so the
+/// OAuth callback, arriving from the provider's site, still carries it),
+/// path `/`, and under https `Secure` with the `__Host-` prefix, which
+/// stops a sibling subdomain from planting or overwriting it.
+pub fn cookie(config: &AppConfig, name: &str, value: String) -> Cookie<'static> {
+    Cookie::build((cookie_name(config, name), value))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(config.is_https())
+        .build()
+}
+
+/// The name a cookie carries on the wire: `__Host-<name>` under https.
+pub fn cookie_name(config: &AppConfig, name: &str) -> String {
+    if config.is_https() {
+        format!("__Host-{name}")
+    } else {
+        name.to_owned()
+    }
+}
+
+/// `next` when it is a path on this site, else None. Browsers treat `//x`
+/// and `/\x` as other hosts and drop tabs and newlines, so any backslash,
+/// whitespace or control character disqualifies a value outright.
+pub fn safe_next(next: &str) -> Option<&str> {
+    let local = next.starts_with('/')
+        && !next.starts_with("//")
+        && next.len() <= 2048
+        && !next
+            .chars()
+            .any(|c| c == '\\' || c.is_whitespace() || c.is_control());
+    local.then_some(next)
+}
+
+/// `/login?next=<this page>` for a browser that must sign in first. Only
+/// GETs are worth returning to: a POST would be replayed as a GET.
+pub fn login_uri_for(req: &Request<'_>) -> String {
+    if req.method() != rocket::http::Method::Get {
+        return "/login".to_owned();
+    }
+    let here = req.uri().to_string();
+    match safe_next(&here) {
+        Some(path) if path != "/" => {
+            format!(
+                "/login?next={}",
+                rocket::http::RawStr::new(path).percent_encode()
+            )
+        }
+        _ => "/login".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_local_paths_are_followed() {
+        for good in ["/", "/account", "/account?tab=1", "/a/b#c"] {
+            assert_eq!(safe_next(good), Some(good), "{good}");
+        }
+        for bad in [
+            "",
+            "account",
+            "//evil.example",
+            "/\\evil.example",
+            "\\\\evil.example",
+            "https://evil.example",
+            "javascript:alert(1)",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            " /account",
+        ] {
+            assert_eq!(safe_next(bad), None, "{bad:?}");
+        }
+    }
+}

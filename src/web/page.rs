@@ -1,0 +1,107 @@
+//! Rendering pages: [`Page`] gathers what every template needs (site name,
+//! the signed-in user, the CSRF token, a flash message) so handlers pass
+//! only their own context.
+
+use rocket::http::Status;
+use rocket::request::{FlashMessage, FromRequest, Outcome, Request};
+use rocket_dyn_templates::Template;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::csrf::CsrfToken;
+use crate::accounts::entity as user;
+use crate::config::AppConfig;
+
+pub struct Page<'r> {
+    config: &'r AppConfig,
+    user: Option<&'r user::Model>,
+    csrf: CsrfToken,
+    flash: Option<(String, String)>,
+}
+
+/// What templates may know of the signed-in user (not the password hash).
+#[derive(Serialize)]
+struct UserView<'a> {
+    id: i32,
+    username: &'a str,
+    email: &'a str,
+    is_member: bool,
+    is_staff: bool,
+    is_superuser: bool,
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Page<'r> {
+    type Error = ();
+
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ()> {
+        let Some(config) = req.rocket().state::<AppConfig>() else {
+            return Outcome::Error((Status::InternalServerError, ()));
+        };
+        let user = match crate::sessions::current(req).await {
+            Ok(found) => found.map(|auth| &auth.user),
+            Err(status) => return Outcome::Error((status, ())),
+        };
+        let csrf = match req.guard::<CsrfToken>().await {
+            Outcome::Success(token) => token,
+            _ => return Outcome::Error((Status::InternalServerError, ())),
+        };
+        let flash = req
+            .guard::<Option<FlashMessage<'_>>>()
+            .await
+            .succeeded()
+            .flatten()
+            .map(|f| (f.kind().to_owned(), f.message().to_owned()));
+        Outcome::Success(Page {
+            config,
+            user,
+            csrf,
+            flash,
+        })
+    }
+}
+
+impl Page<'_> {
+    /// Renders `template` with `context` plus the shared keys: `site_name`,
+    /// `user`, `csrf_token`, `flash` and `oauth_providers`.
+    pub fn render(&self, template: &'static str, context: impl Serialize) -> Template {
+        let mut map = match serde_json::to_value(context) {
+            Ok(Value::Object(map)) => map,
+            _ => Map::new(),
+        };
+        map.insert("site_name".into(), self.config.site_name.clone().into());
+        map.insert("csrf_token".into(), self.csrf.as_str().into());
+        let providers: Vec<Value> = self
+            .config
+            .oauth
+            .iter()
+            .map(|p| serde_json::json!({ "name": p.name, "display_name": p.display_name }))
+            .collect();
+        map.insert("oauth_providers".into(), providers.into());
+        let user = self.user.map(|u| UserView {
+            id: u.id,
+            username: &u.username,
+            email: &u.email,
+            is_member: u.is_member,
+            is_staff: u.is_staff || u.is_superuser,
+            is_superuser: u.is_superuser,
+        });
+        map.insert(
+            "user".into(),
+            serde_json::to_value(user).unwrap_or(Value::Null),
+        );
+        if let Some((kind, message)) = &self.flash {
+            map.insert(
+                "flash".into(),
+                serde_json::json!({ "kind": kind, "message": message }),
+            );
+        }
+        Template::render(template, Value::Object(map))
+    }
+}
+
+impl Page<'_> {
+    pub fn is_signed_in(&self) -> bool {
+        self.user.is_some()
+    }
+}

@@ -1,0 +1,477 @@
+//! Sign-up, sign-in, sign-out and password changes through the real forms.
+
+use std::time::Instant;
+
+use rocket::http::Status;
+
+use crate::helpers::{PASSWORD, spawn_app};
+
+#[rocket::async_test]
+async fn signing_up_creates_the_account_signs_in_and_lands_on_the_account_page() {
+    let app = spawn_app().await;
+    let browser = app.browser();
+
+    let response = browser.signup("alice", "alice@example.com", PASSWORD).await;
+
+    response.assert_redirect("/account");
+    let account = browser.get("/account").await;
+    account.assert_status(Status::Ok);
+    assert!(
+        account
+            .body
+            .contains(r#"<dd id="account-username">alice</dd>"#)
+    );
+    assert!(account.body.contains("alice@example.com"));
+    assert!(account.body.contains("Welcome, alice!"));
+    assert_eq!(app.count("users").await, 1);
+    assert_eq!(app.count("sessions").await, 1);
+}
+
+#[rocket::async_test]
+async fn the_password_is_stored_only_as_an_argon2id_hash() {
+    let app = spawn_app().await;
+    app.signed_up("alice").await;
+
+    let user = gatehouse::accounts::entity::find_by_id(&app.db, 1)
+        .await
+        .unwrap()
+        .unwrap();
+
+    let hash = user.password_hash.unwrap();
+    assert!(
+        hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{hash}"
+    );
+    assert!(!hash.contains(PASSWORD));
+}
+
+#[rocket::async_test]
+async fn fields_the_form_does_not_offer_are_ignored() {
+    let app = spawn_app().await;
+    let browser = app.browser();
+
+    let response = browser
+        .submit(
+            "/signup",
+            &[
+                ("username", "mallory"),
+                ("email", "mallory@example.com"),
+                ("password", PASSWORD),
+                ("is_staff", "true"),
+                ("is_superuser", "true"),
+                ("is_member", "on"),
+            ],
+        )
+        .await;
+
+    response.assert_redirect("/account");
+    let user = gatehouse::accounts::entity::find_by_id(&app.db, 1)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!user.is_staff && !user.is_superuser && !user.is_member);
+}
+
+#[rocket::async_test]
+async fn invalid_sign_up_fields_are_shown_with_the_entered_values_but_never_the_password() {
+    let app = spawn_app().await;
+    let browser = app.browser();
+
+    let response = browser.signup("a b", "not-an-email", "short-pw").await;
+
+    response.assert_status(Status::UnprocessableEntity);
+    assert!(response.body.contains("Use 3 to 32 letters"));
+    assert!(response.body.contains("Enter a valid email address."));
+    assert!(response.body.contains(r#"value="not-an-email""#));
+    assert!(!response.body.contains("short-pw"));
+    assert_eq!(app.count("users").await, 0);
+}
+
+#[rocket::async_test]
+async fn weak_passwords_are_refused() {
+    let app = spawn_app().await;
+    let browser = app.browser();
+    let too_long = "x".repeat(1025);
+
+    for (password, message) in [
+        ("password1", "too common"),
+        ("qwertyuiop", "too common"),
+        ("12345678", "too common"),
+        ("Carol_Smith", "must not be your username"),
+        (
+            "carol_smith@example.com",
+            "must not be your username or email",
+        ),
+        ("seven77", "at least 8 characters"),
+        (too_long.as_str(), "at most 1024 characters"),
+    ] {
+        let response = browser
+            .signup("Carol_Smith", "carol_smith@example.com", password)
+            .await;
+        response.assert_status(Status::UnprocessableEntity);
+        assert!(
+            response.body.contains(message),
+            "{password}: {}",
+            response.body
+        );
+    }
+    assert_eq!(app.count("users").await, 0);
+}
+
+#[rocket::async_test]
+async fn a_too_long_password_is_refused_before_hashing() {
+    let app = spawn_app().await;
+    let browser = app.browser();
+    let huge = "correct horse ".repeat(3000); // 42,000 characters, under the body limit
+
+    let started = Instant::now();
+    let response = browser.signup("alice", "alice@example.com", &huge).await;
+
+    response.assert_status(Status::UnprocessableEntity);
+    assert!(response.body.contains("at most 1024 characters"));
+    // Hashing 56 kB with argon2 would take far longer than this.
+    assert!(started.elapsed().as_millis() < 2000);
+}
+
+#[rocket::async_test]
+async fn usernames_and_emails_are_unique_whatever_their_case() {
+    let app = spawn_app().await;
+    app.signed_up("alice").await;
+    let other = app.browser();
+
+    let same_name = other.signup("ALICE", "someone@example.com", PASSWORD).await;
+    same_name.assert_status(Status::Conflict);
+    assert!(same_name.body.contains("That username is taken."));
+    assert!(same_name.body.contains(r#"value="someone@example.com""#));
+
+    let same_email = other.signup("alice2", "Alice@EXAMPLE.com", PASSWORD).await;
+    same_email.assert_status(Status::Conflict);
+    assert!(
+        same_email
+            .body
+            .contains("An account with this email already exists.")
+    );
+
+    assert_eq!(app.count("users").await, 1);
+    assert!(!other.is_signed_in().await);
+}
+
+#[rocket::async_test]
+async fn of_two_concurrent_sign_ups_with_one_name_one_wins_and_the_other_gets_the_form_error() {
+    let app = spawn_app().await;
+    let (first, second) = (app.browser(), app.browser());
+    let (token1, token2) = (first.csrf_token().await, second.csrf_token().await);
+
+    let form1 = [
+        ("username", "racer"),
+        ("email", "one@example.com"),
+        ("password", PASSWORD),
+        ("csrf_token", &token1),
+    ];
+    let form2 = [
+        ("username", "RACER"),
+        ("email", "two@example.com"),
+        ("password", PASSWORD),
+        ("csrf_token", &token2),
+    ];
+
+    let (a, b) = rocket::tokio::join!(
+        first.post_raw("/signup", &form1),
+        second.post_raw("/signup", &form2)
+    );
+
+    let mut statuses = [a.status.code, b.status.code];
+    statuses.sort();
+    assert_eq!(statuses, [303, 409], "{} / {}", a.body, b.body);
+    assert_eq!(app.count("users").await, 1);
+}
+
+#[rocket::async_test]
+async fn signing_in_works_with_the_username_or_the_email_in_any_case() {
+    let app = spawn_app().await;
+    app.signed_up("alice").await;
+
+    for login in [
+        "alice",
+        "ALICE",
+        "alice@example.com",
+        "Alice@Example.COM",
+        "  alice  ",
+    ] {
+        let browser = app.browser();
+        let response = browser.login(login, PASSWORD).await;
+        response.assert_redirect("/account");
+        assert!(browser.is_signed_in().await, "{login}");
+    }
+}
+
+#[rocket::async_test]
+async fn a_wrong_password_and_an_unknown_user_get_the_same_answer() {
+    let app = spawn_app().await;
+    app.signed_up("alice").await;
+    let browser = app.browser();
+
+    let wrong_password = browser.login("alice", "not the password at all").await;
+    let unknown_user = browser.login("nobody", "not the password at all").await;
+
+    for response in [&wrong_password, &unknown_user] {
+        response.assert_status(Status::Unauthorized);
+        assert!(
+            response
+                .body
+                .contains("Incorrect username, email or password.")
+        );
+        assert!(!response.body.contains("not the password at all"));
+    }
+    let strip = |body: &str| body.replace("nobody", "alice");
+    let token_free = |body: String| {
+        let start = body.find("csrf_token").unwrap();
+        body[..start].to_owned()
+    };
+    assert_eq!(
+        token_free(strip(&wrong_password.body)),
+        token_free(strip(&unknown_user.body))
+    );
+    assert!(!browser.is_signed_in().await);
+}
+
+#[rocket::async_test]
+async fn an_unknown_user_costs_about_as_much_time_as_a_wrong_password() {
+    // Twelve failures would trip the limits, which answer without hashing.
+    let app = crate::helpers::app()
+        .config("rate_limits.enabled", false)
+        .spawn()
+        .await;
+    app.signed_up("alice").await;
+    let browser = app.browser();
+    let token = browser.csrf_token().await;
+    let attempt = |login: &'static str| {
+        let (browser, token) = (&browser, token.clone());
+        async move {
+            let started = Instant::now();
+            browser
+                .post_raw(
+                    "/login",
+                    &[
+                        ("login", login),
+                        ("password", "wrong password!"),
+                        ("csrf_token", &token),
+                    ],
+                )
+                .await
+                .assert_status(Status::Unauthorized);
+            started.elapsed().as_secs_f64()
+        }
+    };
+
+    // Interleaved, so load from other tests falls on both alike.
+    let (mut known, mut unknown) = (0.0, 0.0);
+    for _ in 0..6 {
+        known += attempt("alice").await;
+        unknown += attempt("nobody").await;
+    }
+
+    let ratio = unknown / known;
+    assert!(
+        (0.5..2.0).contains(&ratio),
+        "unknown {unknown:.3}s vs known {known:.3}s"
+    );
+}
+
+#[rocket::async_test]
+async fn sign_in_follows_next_only_to_a_local_path() {
+    let app = spawn_app().await;
+    app.signed_up("alice").await;
+
+    for (next, expected) in [
+        ("/account?tab=2", "/account?tab=2"),
+        ("/", "/"),
+        ("//evil.example/x", "/account"),
+        ("/\\evil.example", "/account"),
+        ("https://evil.example", "/account"),
+        ("http:/evil.example", "/account"),
+        ("javascript:alert(1)", "/account"),
+        ("/\t/evil.example", "/account"),
+        ("", "/account"),
+    ] {
+        let browser = app.browser();
+        let token = browser.csrf_token_from("/login").await;
+        let response = browser
+            .post_raw(
+                "/login",
+                &[
+                    ("login", "alice"),
+                    ("password", PASSWORD),
+                    ("next", next),
+                    ("csrf_token", &token),
+                ],
+            )
+            .await;
+        response.assert_redirect(expected);
+    }
+}
+
+#[rocket::async_test]
+async fn the_sign_in_page_carries_next_into_its_form_escaped() {
+    let app = spawn_app().await;
+    let browser = app.browser();
+
+    let page = browser.get("/login?next=%2Fmembers%3Fa%3D1").await;
+    assert!(
+        page.body
+            .contains(r#"name="next" value="&#x2F;members?a=1""#)
+    );
+
+    let hostile = browser
+        .get("/login?next=%2F%22%3E%3Cscript%3Ealert(1)%3C%2Fscript%3E")
+        .await;
+    hostile.assert_status(Status::Ok);
+    assert!(!hostile.body.contains("<script>"));
+    assert!(hostile.body.contains("&quot;&gt;&lt;script&gt;"));
+
+    let foreign = browser.get("/login?next=https%3A%2F%2Fevil.example").await;
+    assert!(!foreign.body.contains("evil.example"));
+}
+
+#[rocket::async_test]
+async fn a_deactivated_user_cannot_sign_in_and_is_signed_out_at_once() {
+    let app = spawn_app().await;
+    let browser = app.signed_up("alice").await;
+
+    app.execute("UPDATE users SET is_active = false WHERE username = 'alice'")
+        .await;
+
+    assert!(!browser.is_signed_in().await);
+    let again = app.browser().login("alice", PASSWORD).await;
+    again.assert_status(Status::Unauthorized);
+    assert!(
+        again
+            .body
+            .contains("Incorrect username, email or password.")
+    );
+}
+
+#[rocket::async_test]
+async fn signing_out_ends_the_session_and_a_copied_cookie_stops_working() {
+    let app = spawn_app().await;
+    let browser = app.signed_up("alice").await;
+    let thief = app.browser();
+    thief.copy_cookies_from(&browser);
+    assert!(thief.is_signed_in().await);
+
+    let response = browser.logout().await;
+
+    response.assert_redirect("/");
+    assert!(!browser.is_signed_in().await);
+    assert!(!thief.is_signed_in().await);
+    assert_eq!(app.count("sessions").await, 0);
+    assert!(browser.get("/").await.body.contains("You are signed out."));
+}
+
+#[rocket::async_test]
+async fn get_logout_changes_nothing() {
+    let app = spawn_app().await;
+    let browser = app.signed_up("alice").await;
+
+    let response = browser.get("/logout").await;
+
+    assert_ne!(response.status, Status::SeeOther);
+    assert!(browser.is_signed_in().await);
+}
+
+#[rocket::async_test]
+async fn a_wrong_current_password_changes_nothing() {
+    let app = spawn_app().await;
+    let browser = app.signed_up("alice").await;
+    let new = "a brand new passphrase here";
+
+    let response = browser
+        .submit(
+            "/account/password",
+            &[
+                ("current_password", "guess guess guess"),
+                ("new_password", new),
+            ],
+        )
+        .await;
+
+    response.assert_status(Status::UnprocessableEntity);
+    assert!(
+        response
+            .body
+            .contains("Your current password is not correct.")
+    );
+    assert!(!response.body.contains(new));
+    assert!(!response.body.contains("guess guess guess"));
+    app.browser()
+        .login("alice", PASSWORD)
+        .await
+        .assert_redirect("/account");
+    app.browser()
+        .login("alice", new)
+        .await
+        .assert_status(Status::Unauthorized);
+}
+
+#[rocket::async_test]
+async fn a_new_password_must_pass_the_policy() {
+    let app = spawn_app().await;
+    let browser = app.signed_up("alice").await;
+
+    for (new, message) in [
+        ("password123", "too common"),
+        ("alice", "at least 8"),
+        ("alice@example.com", "must not be"),
+    ] {
+        let response = browser
+            .submit(
+                "/account/password",
+                &[("current_password", PASSWORD), ("new_password", new)],
+            )
+            .await;
+        response.assert_status(Status::UnprocessableEntity);
+        assert!(response.body.contains(message), "{new}");
+    }
+    app.browser()
+        .login("alice", PASSWORD)
+        .await
+        .assert_redirect("/account");
+}
+
+#[rocket::async_test]
+async fn changing_the_password_ends_every_other_session_and_keeps_this_one() {
+    let app = spawn_app().await;
+    let laptop = app.signed_up("alice").await;
+    let phone = app.browser();
+    phone
+        .login("alice", PASSWORD)
+        .await
+        .assert_redirect("/account");
+    let new = "a brand new passphrase here";
+
+    let response = laptop
+        .submit(
+            "/account/password",
+            &[("current_password", PASSWORD), ("new_password", new)],
+        )
+        .await;
+
+    response.assert_redirect("/account");
+    assert!(
+        laptop
+            .get("/account")
+            .await
+            .body
+            .contains("your other session was signed out")
+    );
+    assert!(laptop.is_signed_in().await);
+    assert!(!phone.is_signed_in().await);
+    app.browser()
+        .login("alice", PASSWORD)
+        .await
+        .assert_status(Status::Unauthorized);
+    app.browser()
+        .login("alice", new)
+        .await
+        .assert_redirect("/account");
+}

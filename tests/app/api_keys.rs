@@ -1,0 +1,241 @@
+//! API keys: made on the settings page, used in `X-API-Key`.
+
+use rocket::http::{Method, Status};
+use sea_orm::{ConnectionTrait, Statement};
+use time::Duration;
+
+use crate::api::client;
+use crate::helpers::{Browser, PASSWORD, TestApp, spawn_app};
+
+/// Creates a key through the settings page and returns its text.
+async fn create_key(
+    browser: &Browser<'_>,
+    name: &str,
+    scopes: &[&str],
+    expires_days: &str,
+) -> String {
+    let mut fields = vec![("name", name), ("expires_days", expires_days)];
+    fields.extend(scopes.iter().map(|scope| ("scopes", *scope)));
+    let response = browser.submit("/account/api-keys", &fields).await;
+    response.assert_status(Status::Created);
+    let marker = r#"<code id="new-api-key" class="secret">"#;
+    let start = response.body.find(marker).expect("the new key is shown") + marker.len();
+    let end = response.body[start..].find('<').unwrap();
+    response.body[start..start + end].to_owned()
+}
+
+fn with_key<'a>(app: &'a TestApp, key: &str) -> Browser<'a> {
+    client(app, "X-API-Key", key)
+}
+
+#[rocket::async_test]
+async fn a_key_made_on_the_settings_page_calls_the_api_and_is_shown_once() {
+    let app = spawn_app().await;
+    let browser = app.signed_up("alice").await;
+
+    let key = create_key(&browser, "backup script", &["read"], "90").await;
+
+    assert!(key.starts_with("gk_") && key.len() == 52, "{key}");
+    let me = with_key(&app, &key).get("/api/v1/me").await;
+    me.assert_status(Status::Ok);
+    assert_eq!(me.json()["username"], "alice");
+    let page = browser.get("/account/api-keys").await;
+    assert!(!page.body.contains(&key), "never shown again");
+    assert!(page.body.contains(&key[..8]));
+    assert!(page.body.contains("backup script"));
+    assert!(page.body.contains("from 203.0.113.7"), "last used IP");
+    assert!(page.body.contains("Using the API"));
+}
+
+#[rocket::async_test]
+async fn the_key_appears_nowhere_in_the_database() {
+    let app = spawn_app().await;
+    let browser = app.signed_up("alice").await;
+    let key = create_key(&browser, "ci", &["read", "write"], "none").await;
+    with_key(&app, &key)
+        .get("/api/v1/me")
+        .await
+        .assert_status(Status::Ok);
+
+    for table in ["users", "sessions", "api_keys"] {
+        let rows = app
+            .db
+            .query_all_raw(Statement::from_string(
+                app.db.get_database_backend(),
+                format!("SELECT * FROM {table}"),
+            ))
+            .await
+            .unwrap();
+        let dump = format!("{rows:?}");
+        assert!(!dump.contains(&key[3..]), "{table} holds the key");
+    }
+    let stored: String = app
+        .db
+        .query_one_raw(Statement::from_string(
+            app.db.get_database_backend(),
+            "SELECT key_hash FROM api_keys",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get("", "key_hash")
+        .unwrap();
+    assert_ne!(stored, key);
+    assert_eq!(stored.len(), 64);
+}
+
+#[rocket::async_test]
+async fn a_read_key_may_only_read() {
+    let app = spawn_app().await;
+    let browser = app.signed_up("alice").await;
+    let read = with_key(&app, &create_key(&browser, "reader", &["read"], "30").await);
+    let write = with_key(
+        &app,
+        &create_key(&browser, "writer", &["read", "write"], "30").await,
+    );
+
+    read.get("/api/v1/sessions").await.assert_status(Status::Ok);
+    let refused = read
+        .request(Method::Delete, "/api/v1/sessions/whatever", None, None)
+        .await;
+    refused.assert_status(Status::Forbidden);
+    assert_eq!(refused.json()["error"], "insufficient_scope");
+
+    write
+        .request(Method::Delete, "/api/v1/sessions/whatever", None, None)
+        .await
+        .assert_status(Status::NotFound);
+}
+
+#[rocket::async_test]
+async fn revoked_and_expired_keys_get_401() {
+    let app = spawn_app().await;
+    let browser = app.signed_up("alice").await;
+    let short = create_key(&browser, "short", &["read"], "30").await;
+    let revoked = create_key(&browser, "revoked", &["read"], "none").await;
+    let lasting = create_key(&browser, "lasting", &["read"], "none").await;
+
+    browser
+        .submit("/account/api-keys/2/revoke", &[])
+        .await
+        .assert_redirect("/account/api-keys");
+    let response = with_key(&app, &revoked).get("/api/v1/me").await;
+    response.assert_status(Status::Unauthorized);
+    assert_eq!(response.json()["error"], "invalid_token");
+
+    app.clock.advance(Duration::days(30));
+    with_key(&app, &short)
+        .get("/api/v1/me")
+        .await
+        .assert_status(Status::Unauthorized);
+    with_key(&app, &lasting)
+        .get("/api/v1/me")
+        .await
+        .assert_status(Status::Ok);
+    // Thirty days also ended the browser session.
+    browser
+        .login("alice", PASSWORD)
+        .await
+        .assert_redirect("/account");
+    let page = browser.get("/account/api-keys").await;
+    assert!(page.body.contains("Revoked") && page.body.contains("Expired"));
+}
+
+#[rocket::async_test]
+async fn a_key_with_a_bad_checksum_is_refused_before_the_database() {
+    let app = spawn_app().await;
+    let browser = app.signed_up("alice").await;
+    let key = create_key(&browser, "k", &["read"], "30").await;
+    let mut broken = key.clone().into_bytes();
+    broken[10] = if broken[10] == b'x' { b'y' } else { b'x' };
+    let broken = String::from_utf8(broken).unwrap();
+
+    app.take_query_count();
+    let response = with_key(&app, &broken).get("/api/v1/me").await;
+
+    response.assert_status(Status::Unauthorized);
+    assert_eq!(app.take_query_count(), 0);
+    with_key(&app, "gk_short")
+        .get("/api/v1/me")
+        .await
+        .assert_status(Status::Unauthorized);
+}
+
+#[rocket::async_test]
+async fn last_use_is_written_at_most_once_a_minute() {
+    let app = spawn_app().await;
+    let browser = app.signed_up("alice").await;
+    let key = with_key(&app, &create_key(&browser, "k", &["read"], "30").await);
+    key.get("/api/v1/me").await.assert_status(Status::Ok);
+
+    // The failure limit's check, then the key with its owner.
+    app.take_query_count();
+    key.get("/api/v1/me").await;
+    assert_eq!(app.take_query_count(), app.limiter_queries() + 1);
+
+    app.clock.advance(Duration::seconds(61));
+    key.get("/api/v1/me").await;
+    assert_eq!(
+        app.take_query_count(),
+        app.limiter_queries() + 2,
+        "and one write of the last use"
+    );
+}
+
+#[rocket::async_test]
+async fn another_users_key_cannot_be_revoked() {
+    let app = spawn_app().await;
+    let alice = app.signed_up("alice").await;
+    let bob = app.signed_up("bob").await;
+    let key = create_key(&alice, "mine", &["read"], "30").await;
+
+    bob.submit("/account/api-keys/1/revoke", &[])
+        .await
+        .assert_status(Status::NotFound);
+    bob.submit("/account/api-keys/999/revoke", &[])
+        .await
+        .assert_status(Status::NotFound);
+
+    with_key(&app, &key)
+        .get("/api/v1/me")
+        .await
+        .assert_status(Status::Ok);
+    assert!(!bob.get("/account/api-keys").await.body.contains("mine"));
+}
+
+#[rocket::async_test]
+async fn the_key_form_validates_and_needs_its_csrf_token() {
+    let app = spawn_app().await;
+    let browser = app.signed_up("alice").await;
+
+    let invalid = browser
+        .submit(
+            "/account/api-keys",
+            &[("name", ""), ("expires_days", "7"), ("scopes", "admin")],
+        )
+        .await;
+    invalid.assert_status(Status::UnprocessableEntity);
+    assert!(invalid.body.contains("Give the key a name"));
+    assert!(invalid.body.contains("Choose `read`, `write` or both."));
+    assert!(invalid.body.contains("Choose 30, 90 or 365 days"));
+
+    browser
+        .post_raw("/account/api-keys", &[("name", "x"), ("scopes", "read")])
+        .await
+        .assert_status(Status::Forbidden);
+    assert_eq!(app.count("api_keys").await, 0);
+}
+
+#[rocket::async_test]
+async fn a_deactivated_users_keys_stop_working() {
+    let app = spawn_app().await;
+    let browser = app.signed_up("alice").await;
+    let key = create_key(&browser, "k", &["read"], "30").await;
+
+    app.execute("UPDATE users SET is_active = false").await;
+
+    with_key(&app, &key)
+        .get("/api/v1/me")
+        .await
+        .assert_status(Status::Unauthorized);
+}

@@ -1,0 +1,213 @@
+//! Headers, limits and malformed input: every bad request gets a clear
+//! answer and changes nothing.
+
+use rocket::http::{ContentType, Method, Status};
+
+use crate::helpers::{PASSWORD, app, encode, spawn_app};
+
+#[rocket::async_test]
+async fn every_response_carries_the_security_headers() {
+    let app = spawn_app().await;
+    let browser = app.browser();
+
+    for path in [
+        "/",
+        "/login",
+        "/nothing-here",
+        "/static/css/gatehouse.css",
+        "/health",
+        "/api/v1/x",
+    ] {
+        let response = browser.get(path).await;
+        let csp = response
+            .header("Content-Security-Policy")
+            .unwrap_or_default();
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}");
+        assert!(csp.contains("default-src 'none'"), "{path}");
+        assert_eq!(
+            response.header("X-Content-Type-Options"),
+            Some("nosniff"),
+            "{path}"
+        );
+        assert!(response.header("Referrer-Policy").is_some(), "{path}");
+        assert!(
+            response.header("Strict-Transport-Security").is_none(),
+            "plain http: {path}"
+        );
+    }
+}
+
+#[rocket::async_test]
+async fn signed_in_pages_are_never_cached() {
+    let app = spawn_app().await;
+    let browser = app.signed_up("alice").await;
+
+    assert_eq!(
+        browser.get("/account").await.header("Cache-Control"),
+        Some("no-store")
+    );
+    assert_eq!(
+        browser.get("/").await.header("Cache-Control"),
+        Some("no-store")
+    );
+}
+
+#[rocket::async_test]
+async fn over_https_cookies_are_secure_host_prefixed_and_hsts_is_sent() {
+    let app = app()
+        .config("public_url", "https://id.example.com")
+        .spawn()
+        .await;
+    let browser = app.browser();
+
+    let response = browser.signup("alice", "alice@example.com", PASSWORD).await;
+
+    response.assert_redirect("/account");
+    let cookies = response.headers_named("Set-Cookie");
+    let session = cookies
+        .iter()
+        .find(|c| c.starts_with("__Host-gatehouse_session="))
+        .expect("a __Host- session cookie");
+    assert!(
+        session.contains("Secure") && session.contains("Path=/") && !session.contains("Domain")
+    );
+    assert!(
+        cookies
+            .iter()
+            .any(|c| c.starts_with("__Host-gatehouse_csrf=") && c.contains("Secure"))
+    );
+    assert!(
+        response
+            .header("Strict-Transport-Security")
+            .unwrap()
+            .starts_with("max-age=31536000")
+    );
+    assert!(browser.is_signed_in().await);
+}
+
+#[rocket::async_test]
+async fn a_body_over_64_kib_gets_413_and_changes_nothing() {
+    let app = spawn_app().await;
+    let browser = app.browser();
+    let token = browser.csrf_token().await;
+    let padding = "x".repeat(70 * 1024);
+
+    let response = browser
+        .post_raw(
+            "/signup",
+            &[
+                ("username", "alice"),
+                ("email", "alice@example.com"),
+                ("password", PASSWORD),
+                ("csrf_token", &token),
+                ("pad", &padding),
+            ],
+        )
+        .await;
+
+    response.assert_status(Status::PayloadTooLarge);
+    assert!(response.body.contains("too large"));
+    assert_eq!(app.count("users").await, 0);
+}
+
+#[rocket::async_test]
+async fn a_body_that_is_not_utf8_gets_400() {
+    let app = spawn_app().await;
+    let browser = app.browser();
+    let token = browser.csrf_token().await;
+
+    let mut raw = format!("csrf_token={token}&username=al").into_bytes();
+    raw.extend_from_slice(&[0xff, 0xfe]);
+    raw.extend_from_slice(b"&email=a%40b.co&password=x");
+    let response = browser
+        .request(Method::Post, "/signup", Some(ContentType::Form), Some(raw))
+        .await;
+    response.assert_status(Status::BadRequest);
+
+    let escaped = format!("csrf_token={token}&username=al%FF%FE&email=a%40b.co");
+    let response = browser
+        .request(
+            Method::Post,
+            "/signup",
+            Some(ContentType::Form),
+            Some(escaped.into_bytes()),
+        )
+        .await;
+    response.assert_status(Status::BadRequest);
+    assert_eq!(app.count("users").await, 0);
+}
+
+#[rocket::async_test]
+async fn a_form_route_refuses_other_content_types() {
+    let app = spawn_app().await;
+    let browser = app.browser();
+    let token = browser.csrf_token().await;
+
+    let body = format!(
+        r#"{{"username":"alice","email":"alice@example.com","password":"{PASSWORD}","csrf_token":"{token}"}}"#
+    );
+    let response = browser
+        .request(
+            Method::Post,
+            "/signup",
+            Some(ContentType::JSON),
+            Some(body.into_bytes()),
+        )
+        .await;
+
+    response.assert_status(Status::UnsupportedMediaType);
+    assert_eq!(app.count("users").await, 0);
+}
+
+#[rocket::async_test]
+async fn credentials_in_the_url_are_ignored() {
+    let app = spawn_app().await;
+    app.signed_up("alice").await;
+    let browser = app.browser();
+    let token = browser.csrf_token().await;
+    let query = encode(&[("login", "alice"), ("password", PASSWORD)]);
+
+    let response = browser
+        .post_raw(&format!("/login?{query}"), &[("csrf_token", &token)])
+        .await;
+
+    response.assert_status(Status::Unauthorized);
+    assert!(!browser.is_signed_in().await);
+}
+
+#[rocket::async_test]
+async fn malformed_field_values_are_a_clear_error() {
+    let app = spawn_app().await;
+    app.signed_up("alice").await;
+    let browser = app.browser();
+    let token = browser.csrf_token().await;
+
+    let response = browser
+        .post_raw(
+            "/login",
+            &[
+                ("login", "alice"),
+                ("password", PASSWORD),
+                ("remember", "maybe"),
+                ("csrf_token", &token),
+            ],
+        )
+        .await;
+
+    response.assert_status(Status::UnprocessableEntity);
+    assert!(!browser.is_signed_in().await);
+}
+
+#[rocket::async_test]
+async fn health_reports_ok_after_a_database_round_trip_and_503_without_one() {
+    let app = spawn_app().await;
+    let browser = app.browser();
+
+    let response = browser.get("/health").await;
+    response.assert_status(Status::Ok);
+    assert_eq!(response.json(), serde_json::json!({ "status": "ok" }));
+
+    app.db.close_by_ref().await.unwrap();
+    let response = browser.get("/health").await;
+    response.assert_status(Status::ServiceUnavailable);
+}

@@ -1,0 +1,21 @@
+//! Gatehouse driven through HTTP as people and scripts use it. Every test
+//! gets a fresh database: a SQLite file, or its own PostgreSQL schema when
+//! TEST_DATABASE_URL is set.
+
+mod helpers;
+
+mod accounts;
+mod activity;
+mod admin;
+mod api;
+mod api_keys;
+mod cli;
+mod csrf;
+mod guards;
+mod hardening;
+mod oauth;
+mod oauth_provider;
+mod rate_limits;
+mod sessions;
+mod socket;
+mod two_factor;
