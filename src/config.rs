@@ -53,6 +53,7 @@ pub struct AppConfig {
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(default)]
 pub struct Argon2Settings {
     pub memory_kib: u32,
     pub iterations: u32,
@@ -512,6 +513,22 @@ mod tests {
                 .trusted_proxies
                 .len(),
             2
+        );
+    }
+
+    #[test]
+    fn one_argon2_setting_keeps_the_other_defaults() {
+        let config = AppConfig::from_figment(
+            &figment_with("site_name", "x").merge(Serialized::global("argon2.iterations", 3)),
+        )
+        .unwrap();
+        assert_eq!(config.argon2.iterations, 3);
+        assert_eq!(config.argon2.memory_kib, 19_456);
+        let too_little_memory =
+            figment_with("site_name", "x").merge(Serialized::global("argon2.memory_kib", 1));
+        assert_eq!(
+            AppConfig::from_figment(&too_little_memory).unwrap_err().key,
+            "argon2"
         );
     }
 
