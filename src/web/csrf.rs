@@ -44,12 +44,20 @@ impl<'r> FromRequest<'r> for CsrfToken {
         };
         let cookies = req.cookies();
         let name = super::cookie_name(config, COOKIE);
-        let token = match cookies.get_pending(&name) {
-            Some(cookie) if !cookie.value().is_empty() => cookie.value().to_owned(),
-            _ => issue(cookies, config),
-        };
+        let token = current(cookies, &name).unwrap_or_else(|| issue(cookies, config));
         Outcome::Success(CsrfToken(token))
     }
+}
+
+/// The token issued earlier in this request, else the one the cookie holds.
+fn current(cookies: &CookieJar<'_>, name: &str) -> Option<String> {
+    let value = cookies.get_pending(name)?.value().to_owned();
+    // `get_pending` falls back to the raw cookie when it does not decrypt
+    // (tampered, or sealed under an old `secret_key`): no token of ours,
+    // and repeating it into forms would refuse every POST until it expired.
+    let undecryptable = cookies.get(name).is_some_and(|raw| raw.value() == value)
+        && cookies.get_private(name).is_none();
+    (!undecryptable && !value.is_empty()).then_some(value)
 }
 
 /// Gives the visitor a fresh token (at sign-in and sign-out), so a token

@@ -136,3 +136,26 @@ async fn a_password_change_needs_the_token() {
         .await
         .assert_redirect("/account");
 }
+
+#[rocket::async_test]
+async fn a_cookie_that_does_not_decrypt_is_replaced_not_repeated() {
+    let app = spawn_app().await;
+    app.signed_up("alice").await;
+    // A token cookie sealed under another key (an old `secret_key`), or
+    // tampered with: the next page must hand out a fresh token that works.
+    let other_deployment = crate::helpers::spawn_app().await;
+    let stale = other_deployment.browser();
+    stale.csrf_token().await;
+    let sealed_elsewhere = stale.cookie("gatehouse_csrf").unwrap();
+    for cookie in [sealed_elsewhere, "A".repeat(43)] {
+        let browser = app.browser();
+        browser.set_cookie("gatehouse_csrf", &cookie);
+
+        let token = browser.csrf_token().await;
+        assert_ne!(token, cookie);
+        browser
+            .submit("/login", &[("login", "alice"), ("password", PASSWORD)])
+            .await
+            .assert_redirect("/account");
+    }
+}
