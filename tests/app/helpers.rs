@@ -165,6 +165,48 @@ impl TestApp {
         row.try_get::<i64>("", "n").unwrap()
     }
 
+    /// Every value of every column of every table, as text: what someone
+    /// with a copy of the database would see.
+    pub async fn stored_text(&self) -> String {
+        let backend = self.db.get_database_backend();
+        let columns_sql = match backend {
+            sea_orm::DatabaseBackend::Sqlite => {
+                "SELECT m.name AS t, c.name AS c FROM sqlite_master m \
+                 JOIN pragma_table_info(m.name) c WHERE m.type = 'table'"
+            }
+            _ => {
+                "SELECT table_name::text AS t, column_name::text AS c \
+                 FROM information_schema.columns WHERE table_schema = current_schema()"
+            }
+        };
+        let columns = self
+            .db
+            .query_all_raw(sea_orm::Statement::from_string(backend, columns_sql))
+            .await
+            .unwrap();
+        assert!(columns.len() > 20, "the schema's columns were not found");
+        let mut text = String::new();
+        for column in columns {
+            let table: String = column.try_get("", "t").unwrap();
+            let name: String = column.try_get("", "c").unwrap();
+            let rows = self
+                .db
+                .query_all_raw(sea_orm::Statement::from_string(
+                    backend,
+                    format!(r#"SELECT CAST("{name}" AS TEXT) AS v FROM "{table}""#),
+                ))
+                .await
+                .unwrap();
+            for row in rows {
+                if let Ok(Some(value)) = row.try_get::<Option<String>>("", "v") {
+                    text.push_str(&value);
+                    text.push('\n');
+                }
+            }
+        }
+        text
+    }
+
     pub async fn execute(&self, sql: &str) {
         self.db.execute_unprepared(sql).await.unwrap();
     }
