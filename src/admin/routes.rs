@@ -78,7 +78,7 @@ async fn users(
     if query.len() > 254 {
         return Err(AppError::BadRequest("The search text is too long."));
     }
-    let page = page.unwrap_or(1).max(1);
+    let page = crate::web::page_number(page);
     let (found, total) = user::search(app.db, query, page - 1, USERS_PER_PAGE).await?;
     let pages = total.div_ceil(USERS_PER_PAGE).max(1);
     let rows: Vec<UserRow> = found

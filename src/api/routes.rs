@@ -388,7 +388,7 @@ async fn list_users(
     if query.len() > 254 {
         return Err(AppError::BadRequest("The search text is too long."));
     }
-    let page = page.unwrap_or(1).max(1);
+    let page = crate::web::page_number(page);
     let (users, total) = user::search(app.db, query, page - 1, USERS_PER_PAGE).await?;
     Ok(Json(UserPage {
         users: users

@@ -72,7 +72,7 @@ async fn security_page(
     view_page: Page<'_>,
     app: AppState<'_>,
 ) -> Result<Template, AppError> {
-    let page = page.unwrap_or(1).max(1);
+    let page = crate::web::page_number(page);
     let (events, total) =
         entity::page_for_user(app.db, current.user.id, page - 1, PER_PAGE).await?;
     let now = app.clock.now();

@@ -377,4 +377,9 @@ async fn the_security_log_is_paged_by_25_and_private() {
         logged_kinds(&bob.get("/account/security").await.body).len() == 1,
         "only bob's sign-up"
     );
+    for huge in ["1000001", "18446744073709551615"] {
+        let past_the_end = browser.get(&format!("/account/security?page={huge}")).await;
+        past_the_end.assert_status(Status::Ok);
+        assert!(logged_kinds(&past_the_end.body).is_empty());
+    }
 }

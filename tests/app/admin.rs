@@ -371,6 +371,9 @@ async fn users_are_found_by_part_of_their_email_and_paged() {
     let everyone = staff.get("/admin/users").await.body;
     assert!(everyone.contains("61 users"));
     assert_eq!(rows(&staff.get("/admin/users?page=3").await.body), 11);
+    let past_the_end = staff.get("/admin/users?page=18446744073709551615").await;
+    past_the_end.assert_status(Status::Ok);
+    assert_eq!(rows(&past_the_end.body), 0);
     assert_eq!(
         rows(&staff.get("/admin/users?q=%25").await.body),
         0,

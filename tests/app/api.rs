@@ -544,6 +544,11 @@ async fn users_are_paged_25_at_a_time() {
     assert_eq!(first["users"].as_array().unwrap().len(), 25);
     assert_eq!(second["users"].as_array().unwrap().len(), 5);
     assert_eq!(second["page"], 2);
+    let past_the_end = staff
+        .get("/api/v1/users?page=18446744073709551615")
+        .await
+        .json();
+    assert_eq!(past_the_end["users"].as_array().unwrap().len(), 0);
 }
 
 #[rocket::async_test]
