@@ -149,6 +149,28 @@ mod tests {
         }
     }
 
+    /// The same vectors through the check sign-in uses: six digits are the
+    /// last six of the eight, as both truncate one HMAC-derived number.
+    #[test]
+    fn the_sign_in_check_meets_the_rfc_6238_vectors() {
+        let secret = TotpSecret(b"12345678901234567890".to_vec());
+        for (time, expected) in [
+            (59_u64, "94287082"),
+            (1_111_111_109, "07081804"),
+            (1_111_111_111, "14050471"),
+            (1_234_567_890, "89005924"),
+            (2_000_000_000, "69279037"),
+            (20_000_000_000, "65353130"),
+        ] {
+            let code = &expected[2..];
+            assert_eq!(secret.matching_step(code, time), Some(time / 30), "T={time}");
+            // A step (30 s) away is skew; two steps away is not.
+            assert_eq!(secret.matching_step(code, time + 30), Some(time / 30));
+            assert_eq!(secret.matching_step(code, time + 60), None, "T={time}+60");
+            assert_eq!(secret.matching_step(expected, time), None, "8 digits");
+        }
+    }
+
     #[test]
     fn codes_match_their_step_and_one_step_either_side() {
         let secret = TotpSecret::generate();
