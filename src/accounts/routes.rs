@@ -55,10 +55,9 @@ async fn signup(
         let counter =
             [app.limiter
                 .counter("sign_up:ip", &ip, app.limiter.settings().sign_up_per_ip)];
-        if let Some(retry_after) = app.limiter.check(now, &counter).await? {
+        if let Some(retry_after) = app.limiter.count_and_check(now, &counter).await? {
             return Err(AppError::TooManyRequests { retry_after });
         }
-        app.limiter.hit(now, &counter).await?;
     }
     let registration = Registration {
         username: form.username,

@@ -136,6 +136,7 @@ pub async fn confirm_password(
     input: &str,
 ) -> Result<bool, AppError> {
     let counters = sign_in_counters(app, client, &format!("user:{}", account.id));
+    let _turn = app.limiter.take_turn(&counters).await;
     let now = app.clock.now();
     if let Some(retry_after) = app.limiter.check(now, &counters).await? {
         return Err(AppError::TooManyRequests { retry_after });
@@ -190,6 +191,7 @@ pub async fn sign_in_with_password(
         None => format!("login:{}", login.to_lowercase()),
     };
     let counters = sign_in_counters(app, client, &subject);
+    let _turn = app.limiter.take_turn(&counters).await;
     if let Some(retry_after) = app.limiter.check(now, &counters).await? {
         return Ok(SignInAttempt::Limited { retry_after });
     }

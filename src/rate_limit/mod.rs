@@ -13,12 +13,15 @@
 
 pub mod entity;
 pub mod limit;
+mod turns;
 
 use sea_orm::ExprTrait as _;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ColumnTrait as _, Condition, DatabaseConnection, DbErr, EntityTrait as _, QueryFilter as _,
 };
+use std::sync::Arc;
+
 use serde::Deserialize;
 use sha2::Sha256;
 
@@ -26,6 +29,7 @@ use crate::config::AppConfig;
 use time::OffsetDateTime;
 
 pub use limit::Limit;
+pub use turns::Turn;
 
 /// The `rate_limits` config table.
 #[derive(Clone, Debug, Deserialize)]
@@ -64,11 +68,19 @@ pub struct Counter {
     /// Enforced even with `rate_limits.enabled = false`: a security
     /// property (wrong second-factor codes), not a tunable.
     always: bool,
+    /// Where window 0 starts (unix seconds): 0 for windows on the clock,
+    /// the start of the thing counted for [`RateLimiter::attempts`].
+    origin: i64,
 }
 
 impl Counter {
     fn window(&self, now: i64) -> i64 {
-        now.div_euclid(i64::from(self.limit.window_secs))
+        (now - self.origin).div_euclid(i64::from(self.limit.window_secs))
+    }
+
+    /// When `window` ends, in unix seconds.
+    fn window_end(&self, window: i64) -> i64 {
+        self.origin + (window + 1) * i64::from(self.limit.window_secs)
     }
 }
 
@@ -97,6 +109,7 @@ pub struct RateLimiter {
     settings: RateLimitSettings,
     store: Store,
     key: [u8; 32],
+    turns: Arc<turns::Turns>,
 }
 
 const KEY_LABEL: &str = "gatehouse/rate-limit-keys/v1";
@@ -107,6 +120,7 @@ impl RateLimiter {
             settings: config.rate_limits.clone(),
             store: Store::Database(db),
             key: config.derive_key(KEY_LABEL),
+            turns: Arc::default(),
         }
     }
 
@@ -117,6 +131,7 @@ impl RateLimiter {
             settings: config.rate_limits.clone(),
             store: Store::Redis(manager),
             key: config.derive_key(KEY_LABEL),
+            turns: Arc::default(),
         })
     }
 
@@ -139,15 +154,36 @@ impl RateLimiter {
             key,
             limit,
             always: false,
+            origin: 0,
         }
     }
 
-    /// A counter enforced even when rate limits are turned off.
-    pub fn counter_always(&self, bucket: &str, subject: &str, limit: Limit) -> Counter {
+    /// Attempts at something short-lived (a pending sign-in) that began at
+    /// `started` and lasts at most `lifetime_secs`: its one window opens
+    /// with it, so the count is exact rather than a sliding estimate. It is
+    /// enforced even when rate limits are turned off.
+    pub fn attempts(
+        &self,
+        bucket: &str,
+        subject: &str,
+        max: u32,
+        started: OffsetDateTime,
+        lifetime_secs: u32,
+    ) -> Counter {
         Counter {
             always: true,
-            ..self.counter(bucket, subject, limit)
+            origin: started.unix_timestamp(),
+            ..self.counter(bucket, subject, Limit::new(max, lifetime_secs))
         }
+    }
+
+    /// Waits for this instance's turn on each counter, held until the
+    /// returned [`Turn`] drops: take it before [`check`](Self::check) and
+    /// keep it past the [`hit`](Self::hit), so parallel attempts cannot all
+    /// pass the check before the first failure counts.
+    pub async fn take_turn(&self, counters: &[Counter]) -> Turn {
+        let keys = self.enforced(counters).into_iter().map(|c| c.key.as_str());
+        self.turns.take(keys).await
     }
 
     /// The counters that apply: all, or with limits off only the `always` ones.
@@ -179,6 +215,37 @@ impl RateLimiter {
             .zip(counts)
             .filter_map(|(counter, (previous, current))| {
                 retry_after(counter, now, previous, current)
+            })
+            .max())
+    }
+
+    /// Counts this attempt against every counter first, then answers as
+    /// [`check`](Self::check) would have just before it: for limits where
+    /// every attempt counts (sign-ups, second-factor codes). Counting first
+    /// means parallel attempts each see the ones before them.
+    pub async fn count_and_check(
+        &self,
+        now: OffsetDateTime,
+        counters: &[Counter],
+    ) -> Result<Option<u64>, LimiterError> {
+        let enforced = self.enforced(counters);
+        if enforced.is_empty() {
+            return Ok(None);
+        }
+        self.hit(now, counters).await?;
+        let now = now.unix_timestamp();
+        let counts = match &self.store {
+            Store::Database(db) => database_counts(db, now, &enforced).await?,
+            Store::Redis(redis) => redis_counts(redis.clone(), now, &enforced).await?,
+        };
+        Ok(enforced
+            .into_iter()
+            .zip(counts)
+            .filter_map(|(counter, (previous, current))| {
+                // Over if it was before this attempt; the wait counts this
+                // one too, as the next attempt will.
+                retry_after(counter, now, previous, current.saturating_sub(1))
+                    .and_then(|_| retry_after(counter, now, previous, current))
             })
             .max())
     }
@@ -216,8 +283,7 @@ impl RateLimiter {
 fn retry_after(counter: &Counter, now: i64, previous: u32, current: u32) -> Option<u64> {
     let window = f64::from(counter.limit.window_secs);
     let max = f64::from(counter.limit.max);
-    let elapsed = (now - counter.window(now) * i64::from(counter.limit.window_secs)) as f64;
-    let remaining = window - elapsed;
+    let remaining = (counter.window_end(counter.window(now)) - now) as f64;
     let (previous, current) = (f64::from(previous), f64::from(current));
     if previous * remaining / window + current < max {
         return None;
@@ -269,13 +335,12 @@ async fn database_hit(
 ) -> Result<(), DbErr> {
     let rows = counters.iter().map(|counter| {
         let window = counter.window(now);
-        let window_secs = i64::from(counter.limit.window_secs);
         entity::ActiveModel {
             key: sea_orm::Set(counter.key.clone()),
             window_start: sea_orm::Set(window),
             hits: sea_orm::Set(1),
             // The window matters for itself and, weighted, the next one.
-            expires_at: sea_orm::Set((window + 2) * window_secs),
+            expires_at: sea_orm::Set(counter.window_end(window + 1)),
         }
     });
     entity::Entity::insert_many(rows)
@@ -345,7 +410,23 @@ mod tests {
             key: "k".into(),
             limit: Limit::new(max, window),
             always: false,
+            origin: 0,
         }
+    }
+
+    #[test]
+    fn an_attempts_window_opens_with_what_it_counts() {
+        let started = 1_000_000_290; // ten seconds before a clock window ends
+        let c = Counter {
+            origin: started,
+            ..counter(5, 300)
+        };
+        assert_eq!(c.window(started), 0);
+        assert_eq!(c.window(started + 299), 0, "one window for the whole life");
+        assert_eq!(c.window_end(0), started + 300);
+        // Five in its only window: exact, with nothing to slide away.
+        assert!(retry_after(&c, started + 11, 0, 5).is_some());
+        assert_eq!(retry_after(&c, started + 11, 0, 4), None);
     }
 
     #[test]

@@ -24,6 +24,14 @@ pub struct PendingSignIn {
     expires_at: i64,
 }
 
+impl PendingSignIn {
+    /// When the password (or provider) step succeeded.
+    pub fn started_at(&self) -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(self.expires_at).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+            - LIFETIME
+    }
+}
+
 pub fn begin(
     cookies: &CookieJar<'_>,
     config: &AppConfig,

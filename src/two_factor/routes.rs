@@ -18,7 +18,6 @@ use super::totp::TotpSecret;
 use crate::accounts::entity as user;
 use crate::accounts::service::{confirm_password, count_sign_in_failure, finish_sign_in};
 use crate::error::AppError;
-use crate::rate_limit::Limit;
 use crate::security_log::{self, Event, EventKind};
 use crate::sessions::guards::CurrentUser;
 use crate::state::AppState;
@@ -294,16 +293,17 @@ async fn second_step(
             "Your sign-in has expired. Please sign in again.",
         )));
     };
-    let attempts = [app.limiter.counter_always(
+    // Every code counts, before it is checked: parallel guesses each see
+    // the ones before them, and a saved copy of the cookie brings no more.
+    let attempts = [app.limiter.attempts(
         "two_factor:pending",
         &waiting.id,
-        Limit::new(
-            app.limiter.settings().two_factor_per_sign_in,
-            pending::LIFETIME.whole_seconds().unsigned_abs() as u32,
-        ),
+        app.limiter.settings().two_factor_per_sign_in,
+        waiting.started_at(),
+        pending::LIFETIME.whole_seconds().unsigned_abs() as u32,
     )];
     let too_many = "Too many wrong codes. Please sign in again.";
-    if app.limiter.check(now, &attempts).await?.is_some() {
+    if app.limiter.count_and_check(now, &attempts).await?.is_some() {
         pending::clear(cookies, app.config);
         return Ok(Either::Left(start_again(too_many)));
     }
@@ -315,9 +315,8 @@ async fn second_step(
         return Ok(Either::Left(start_again("Please sign in again.")));
     };
     let Some(factor) = service::verify(&app, &account, form.0.code).await? else {
-        // Five per pending sign-in, and against the account's sign-in
-        // limit too, or each new pending sign-in would bring five more.
-        app.limiter.hit(now, &attempts).await?;
+        // Against the account's sign-in limit too, or each new pending
+        // sign-in would bring five more.
         count_sign_in_failure(&app, &client, &account).await?;
         let event = Event::new(account.id, EventKind::SignInFailed, &client)
             .detail(json!({ "method": "second factor" }));

@@ -163,7 +163,11 @@ mod tests {
             (20_000_000_000, "65353130"),
         ] {
             let code = &expected[2..];
-            assert_eq!(secret.matching_step(code, time), Some(time / 30), "T={time}");
+            assert_eq!(
+                secret.matching_step(code, time),
+                Some(time / 30),
+                "T={time}"
+            );
             // A step (30 s) away is skew; two steps away is not.
             assert_eq!(secret.matching_step(code, time + 30), Some(time / 30));
             assert_eq!(secret.matching_step(code, time + 60), None, "T={time}+60");

@@ -71,6 +71,16 @@ pub fn login_uri_for(req: &Request<'_>) -> String {
     }
 }
 
+/// The highest page number a `?page=` may ask for: far past any real list,
+/// and small enough that the row offset cannot overflow.
+const LAST_PAGE: u64 = 1_000_000;
+
+/// A 1-based `?page=` parameter made safe: absent or 0 is the first page,
+/// anything huge the last one we serve (an empty page, not an overflow).
+pub fn page_number(requested: Option<u64>) -> u64 {
+    requested.unwrap_or(1).clamp(1, LAST_PAGE)
+}
+
 #[cfg(test)]
 mod tests {
     use super::safe_next;
@@ -95,14 +105,4 @@ mod tests {
             assert_eq!(safe_next(bad), None, "{bad:?}");
         }
     }
-}
-
-/// The highest page number a `?page=` may ask for: far past any real list,
-/// and small enough that the row offset cannot overflow.
-const LAST_PAGE: u64 = 1_000_000;
-
-/// A 1-based `?page=` parameter made safe: absent or 0 is the first page,
-/// anything huge the last one we serve (an empty page, not an overflow).
-pub fn page_number(requested: Option<u64>) -> u64 {
-    requested.unwrap_or(1).clamp(1, LAST_PAGE)
 }

@@ -357,3 +357,44 @@ async fn password_confirmations_count_like_sign_ins() {
         .await
         .assert_status(Status::TooManyRequests);
 }
+
+#[rocket::async_test]
+async fn parallel_wrong_passwords_cannot_outrun_the_account_limit() {
+    let app = spawn_app().await;
+    app.signed_up("alice").await;
+    // Twelve browsers on twelve addresses, tokens in hand, all at once.
+    let browsers: Vec<Browser<'_>> = (1..=12)
+        .map(|i| {
+            let browser = app.browser();
+            browser.set_remote(&format!("198.51.100.{i}:4000"));
+            browser
+        })
+        .collect();
+    let mut tokens = Vec::new();
+    for browser in &browsers {
+        tokens.push(browser.csrf_token().await);
+    }
+
+    let forms: Vec<[(&str, &str); 3]> = tokens
+        .iter()
+        .map(|token| {
+            [
+                ("login", "alice"),
+                ("password", "wrong password!"),
+                ("csrf_token", token.as_str()),
+            ]
+        })
+        .collect();
+    let attempts = browsers
+        .iter()
+        .zip(&forms)
+        .map(|(browser, form)| browser.post_raw("/login", form));
+    let responses = rocket::futures::future::join_all(attempts).await;
+
+    let count = |status| responses.iter().filter(|r| r.status == status).count();
+    assert_eq!(
+        (count(Status::Unauthorized), count(Status::TooManyRequests)),
+        (5, 7),
+        "five passwords checked, the rest refused unchecked"
+    );
+}

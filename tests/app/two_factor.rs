@@ -634,3 +634,33 @@ async fn new_pending_sign_ins_do_not_bring_new_guesses() {
         .await
         .assert_status(Status::TooManyRequests);
 }
+
+#[rocket::async_test]
+async fn parallel_guesses_share_the_five_tries() {
+    let app = spawn_app().await;
+    let browser = app.signed_up("alice").await;
+    enable(&app, &browser).await;
+    let step = password_step(&app, "alice").await;
+    let token = step.csrf_token_from("/login/2fa").await;
+    // Eight copies of the same pending sign-in, guessing at once.
+    let copies: Vec<Browser<'_>> = (0..8)
+        .map(|_| {
+            let copy = app.browser();
+            for name in ["gatehouse_2fa", "gatehouse_csrf"] {
+                copy.set_cookie(name, &step.cookie(name).unwrap());
+            }
+            copy
+        })
+        .collect();
+
+    let form = [("code", "000000"), ("csrf_token", token.as_str())];
+    let guesses = copies.iter().map(|copy| copy.post_raw("/login/2fa", &form));
+    rocket::futures::future::join_all(guesses).await;
+
+    // Each guess is counted before it is checked and sees every count made
+    // so far, so a burst may check fewer than five (even none), never more.
+    let checked = app
+        .count("security_events WHERE kind = 'sign_in_failed'")
+        .await;
+    assert!(checked <= 5, "{checked} codes checked");
+}
