@@ -254,7 +254,7 @@ pub async fn record_login(
 pub enum DeleteUserError {
     #[error("no such user")]
     NotFound,
-    #[error("the last superuser cannot be deleted")]
+    #[error("the last active superuser cannot be removed")]
     LastSuperuser,
     #[error(transparent)]
     Db(#[from] DbErr),
@@ -262,29 +262,74 @@ pub enum DeleteUserError {
 
 /// Deletes a user and, through the foreign keys' cascades, everything that
 /// belongs to them (sessions, keys, ...), in one transaction that also
-/// makes sure at least one superuser remains.
+/// makes sure an active superuser remains.
 pub async fn delete_user(db: &DatabaseConnection, user_id: i32) -> Result<(), DeleteUserError> {
-    use sea_orm::{
-        ColumnTrait as _, EntityTrait as _, PaginatorTrait as _, QueryFilter as _,
-        TransactionTrait as _,
-    };
+    use sea_orm::{EntityTrait as _, TransactionTrait as _};
     let txn = db.begin().await?;
     let user = user::Entity::find_by_id(user_id)
         .one(&txn)
         .await?
         .ok_or(DeleteUserError::NotFound)?;
     if user.is_superuser {
-        let superusers = user::Entity::find()
-            .filter(user::Column::IsSuperuser.eq(true))
-            .count(&txn)
-            .await?;
-        if superusers <= 1 {
-            return Err(DeleteUserError::LastSuperuser);
-        }
+        another_superuser_remains(&txn, user_id).await?;
     }
     user::Entity::delete_by_id(user_id).exec(&txn).await?;
     txn.commit().await?;
     Ok(())
+}
+
+/// Turns an account on or off, in a transaction that makes sure an active
+/// superuser remains when a superuser is turned off.
+pub async fn set_active(
+    db: &DatabaseConnection,
+    user_id: i32,
+    active: bool,
+    now: OffsetDateTime,
+) -> Result<(), DeleteUserError> {
+    use sea_orm::{ActiveModelTrait as _, EntityTrait as _, Set, TransactionTrait as _};
+    let txn = db.begin().await?;
+    let user = user::Entity::find_by_id(user_id)
+        .one(&txn)
+        .await?
+        .ok_or(DeleteUserError::NotFound)?;
+    if user.is_superuser && !active {
+        another_superuser_remains(&txn, user_id).await?;
+    }
+    user::ActiveModel {
+        id: Set(user_id),
+        is_active: Set(active),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .update(&txn)
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Refuses unless an active superuser other than `user_id` exists. The
+/// active superusers' rows stay locked (`FOR UPDATE` on PostgreSQL) until
+/// the transaction ends, so two superusers removing each other at once
+/// cannot both succeed; SQLite lets only one writer through anyway.
+async fn another_superuser_remains(
+    txn: &sea_orm::DatabaseTransaction,
+    user_id: i32,
+) -> Result<(), DeleteUserError> {
+    use sea_orm::{ColumnTrait as _, EntityTrait as _, QueryFilter as _, QuerySelect as _};
+    let superusers: Vec<i32> = user::Entity::find()
+        .select_only()
+        .column(user::Column::Id)
+        .filter(user::Column::IsSuperuser.eq(true))
+        .filter(user::Column::IsActive.eq(true))
+        .lock_exclusive()
+        .into_tuple()
+        .all(txn)
+        .await?;
+    if superusers.iter().any(|&id| id != user_id) {
+        Ok(())
+    } else {
+        Err(DeleteUserError::LastSuperuser)
+    }
 }
 
 /// Makes an account for someone arriving from an OAuth provider: no

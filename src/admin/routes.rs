@@ -218,14 +218,16 @@ async fn set_active(
     let actor = &staff.0.user;
     may_act_on(actor, &account)?;
     let now = app.clock.now();
-    user::ActiveModel {
-        id: Set(id),
-        is_active: Set(active),
-        updated_at: Set(now),
-        ..Default::default()
+    match service::set_active(app.db, id, active, now).await {
+        Ok(()) => {}
+        Err(DeleteUserError::NotFound) => return Err(AppError::NotFound),
+        Err(DeleteUserError::LastSuperuser) => {
+            return Err(AppError::Conflict(
+                "The last active superuser cannot be deactivated.",
+            ));
+        }
+        Err(DeleteUserError::Db(e)) => return Err(e.into()),
     }
-    .update(app.db)
-    .await?;
     // API keys stop with the account (they check `is_active`); sessions
     // are ended outright.
     let ended = if active {

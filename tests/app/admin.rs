@@ -544,3 +544,49 @@ async fn a_new_superuser_promotes_someone_who_can_deactivate_but_not_delete() {
             .is_some()
     );
 }
+
+#[rocket::async_test]
+async fn the_last_active_superuser_cannot_be_removed_even_by_a_race() {
+    use gatehouse::accounts::service::{self, DeleteUserError};
+    let app = admin_app().await;
+    with_role(&app, "root", "is_superuser = true").await;
+    with_role(&app, "admin", "is_superuser = true").await;
+    let (root, admin) = (user_id(&app, "root").await, user_id(&app, "admin").await);
+    let now = app.now();
+
+    // Two superusers deleting each other at the same moment.
+    let root_api = crate::api::bearer(&app, &crate::api::token_for(&app, "root").await);
+    let admin_api = crate::api::bearer(&app, &crate::api::token_for(&app, "admin").await);
+    let (root_deletes, admin_deletes) = (
+        format!("/api/v1/users/{admin}"),
+        format!("/api/v1/users/{root}"),
+    );
+    let (first, second) = rocket::tokio::join!(
+        root_api.request(rocket::http::Method::Delete, &root_deletes, None, None),
+        admin_api.request(rocket::http::Method::Delete, &admin_deletes, None, None),
+    );
+    let statuses = [first.status, second.status];
+    assert!(statuses.contains(&Status::NoContent), "{statuses:?}");
+    assert!(!statuses.iter().all(|s| *s == Status::NoContent));
+    assert_eq!(
+        app.count("users WHERE is_superuser = true AND is_active = true")
+            .await,
+        1
+    );
+
+    // The one left can be neither deleted nor turned off.
+    let last = if statuses[0] == Status::NoContent {
+        root
+    } else {
+        admin
+    };
+    assert!(matches!(
+        service::delete_user(&app.db, last).await,
+        Err(DeleteUserError::LastSuperuser)
+    ));
+    assert!(matches!(
+        service::set_active(&app.db, last, false, now).await,
+        Err(DeleteUserError::LastSuperuser)
+    ));
+    assert!(is_active(&app, if last == root { "root" } else { "admin" }).await);
+}
