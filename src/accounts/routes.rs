@@ -49,16 +49,7 @@ async fn signup(
 ) -> Result<FormResponse, AppError> {
     let form = form.0;
     let now = app.clock.now();
-    // Every attempt counts, so sign-up cannot be used to probe for taken
-    // names and addresses at speed either.
-    if let Some(ip) = client.ip_string() {
-        let counter =
-            [app.limiter
-                .counter("sign_up:ip", &ip, app.limiter.settings().sign_up_per_ip)];
-        if let Some(retry_after) = app.limiter.count_and_check(now, &counter).await? {
-            return Err(AppError::TooManyRequests { retry_after });
-        }
-    }
+    service::count_sign_up(&app, &client).await?;
     let registration = Registration {
         username: form.username,
         email: form.email,

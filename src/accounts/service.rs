@@ -125,6 +125,26 @@ fn sign_in_counters(app: &AppState<'_>, client: &ClientInfo, subject: &str) -> V
     counters
 }
 
+/// Counts a sign-up attempt against the client's address, through the form
+/// or a provider; over the limit it is refused (429). Every attempt counts,
+/// so sign-up cannot be used to probe for taken names at speed either.
+pub async fn count_sign_up(app: &AppState<'_>, client: &ClientInfo) -> Result<(), AppError> {
+    let Some(ip) = client.ip_string() else {
+        return Ok(());
+    };
+    let counter = [app
+        .limiter
+        .counter("sign_up:ip", &ip, app.limiter.settings().sign_up_per_ip)];
+    match app
+        .limiter
+        .count_and_check(app.clock.now(), &counter)
+        .await?
+    {
+        Some(retry_after) => Err(AppError::TooManyRequests { retry_after }),
+        None => Ok(()),
+    }
+}
+
 /// Checks a signed-in user's password before a sensitive change (a new
 /// password, ending sessions, two-factor settings). It is a password check
 /// like any other: refused while the account or address is over the

@@ -208,7 +208,7 @@ async fn callback(
             };
             Ok(Flash::success(Redirect::to(uri!(linked_page)), message))
         }
-        FlowKind::Login => match service::login(app.db, now, provider, &identity).await? {
+        FlowKind::Login => match service::login(&app, &client_info, provider, &identity).await? {
             LoginOutcome::SignIn(user) if user.has_two_factor() => {
                 crate::two_factor::pending::begin(
                     cookies,
@@ -256,7 +256,7 @@ async fn unlink(
     app: AppState<'_>,
     client: ClientInfo,
 ) -> Result<Flash<Redirect>, AppError> {
-    match service::unlink(app.db, &current.user, name).await? {
+    match service::unlink(app.db, current.user.id, name, &app.config.oauth).await? {
         UnlinkOutcome::Unlinked => {
             let event = Event::new(current.user.id, EventKind::AccountUnlinked, &client)
                 .detail(json!({ "provider": name }));

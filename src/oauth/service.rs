@@ -3,7 +3,7 @@
 
 use sea_orm::{
     ActiveModelTrait as _, ColumnTrait as _, DatabaseConnection, EntityTrait as _,
-    QueryFilter as _, Set,
+    QueryFilter as _, QuerySelect as _, Set, TransactionTrait as _,
 };
 use time::OffsetDateTime;
 
@@ -14,6 +14,8 @@ use crate::accounts::entity as user;
 use crate::accounts::service::{self, RegisterError};
 use crate::error::AppError;
 use crate::ownership::delete_owned;
+use crate::state::AppState;
+use crate::web::client::ClientInfo;
 
 pub enum LoginOutcome {
     /// A linked or newly created account to sign in.
@@ -28,12 +30,15 @@ pub enum LoginOutcome {
     Inactive,
 }
 
+/// Signs in the identity's account, or makes one: a sign-up, counted
+/// against the client's address as the sign-up form's are.
 pub async fn login(
-    db: &DatabaseConnection,
-    now: OffsetDateTime,
+    app: &AppState<'_>,
+    client: &ClientInfo,
     provider: &Provider,
     identity: &Identity,
 ) -> Result<LoginOutcome, AppError> {
+    let (db, now) = (app.db, app.clock.now());
     if let Some((_, owner)) = linked::find_identity(db, &provider.name, &identity.id).await? {
         return Ok(match owner {
             Some(user) if user.is_active => LoginOutcome::SignIn(Box::new(user)),
@@ -46,6 +51,7 @@ pub async fn login(
     if user::find_by_login(db, email).await?.is_some() {
         return Ok(LoginOutcome::EmailInUse);
     }
+    service::count_sign_up(app, client).await?;
     let hint = identity.login.as_deref().unwrap_or(email);
     let user = match service::register_external(db, now, hint, email).await {
         Ok(user) => user,
@@ -123,22 +129,40 @@ pub enum UnlinkOutcome {
     LastWayIn,
 }
 
+/// Unlinks `provider` unless that leaves no way in: no password and no
+/// other link to a provider still configured (a link to one removed from
+/// the config signs nobody in). The account's row is locked for the check
+/// and the delete (PostgreSQL), so two unlinks at once take turns.
 pub async fn unlink(
     db: &DatabaseConnection,
-    user: &user::Model,
+    user_id: i32,
     provider: &str,
+    configured: &[Provider],
 ) -> Result<UnlinkOutcome, AppError> {
-    let links = linked::list_for_user(db, user.id).await?;
+    let txn = db.begin().await?;
+    let Some(user) = user::Entity::find_by_id(user_id)
+        .lock_exclusive()
+        .one(&txn)
+        .await?
+    else {
+        return Ok(UnlinkOutcome::NotLinked);
+    };
+    let links = linked::list_for_user(&txn, user.id).await?;
     if !links.iter().any(|l| l.provider == provider) {
         return Ok(UnlinkOutcome::NotLinked);
     }
-    let others = links.iter().filter(|l| l.provider != provider).count();
-    if user.password_hash.is_none() && others == 0 {
+    let other_ways_in = links
+        .iter()
+        .filter(|l| l.provider != provider)
+        .filter(|l| configured.iter().any(|p| p.name == l.provider))
+        .count();
+    if user.password_hash.is_none() && other_ways_in == 0 {
         return Ok(UnlinkOutcome::LastWayIn);
     }
     delete_owned::<linked::Entity>(user.id)
         .filter(linked::Column::Provider.eq(provider))
-        .exec(db)
+        .exec(&txn)
         .await?;
+    txn.commit().await?;
     Ok(UnlinkOutcome::Unlinked)
 }

@@ -413,6 +413,34 @@ async fn unlinking_the_only_way_in_is_refused() {
 }
 
 #[rocket::async_test]
+async fn a_link_to_a_provider_no_longer_configured_is_no_way_in() {
+    let (app, provider) = setup().await;
+    provider.sign_in_as(octocat());
+    let browser = app.browser();
+    login_with_provider(&browser, &provider)
+        .await
+        .assert_redirect("/account");
+    app.execute(
+        "INSERT INTO linked_accounts (user_id, provider, provider_user_id, linked_at) \
+         SELECT id, 'retired', '42', created_at FROM users WHERE username = 'octocat'",
+    )
+    .await;
+
+    browser
+        .submit("/oauth/fake/unlink", &[])
+        .await
+        .assert_redirect("/account/linked");
+    assert!(
+        browser
+            .get("/account/linked")
+            .await
+            .body
+            .contains("only way into your account")
+    );
+    assert_eq!(app.count("linked_accounts").await, 2);
+}
+
+#[rocket::async_test]
 async fn unlinking_something_not_linked_is_404_and_link_needs_csrf() {
     let (app, _provider) = setup().await;
     let alice = app.signed_up("alice").await;
@@ -542,4 +570,27 @@ async fn a_two_factor_user_signing_in_with_a_provider_still_needs_a_code() {
         .assert_redirect("/account");
     let log = browser.get("/account/security").await.body;
     assert!(log.contains("method: fake + authenticator app"), "{log}");
+}
+
+#[rocket::async_test]
+async fn sign_ups_through_a_provider_count_against_the_address() {
+    let (app, provider) =
+        setup_with(|builder| builder.config("rate_limits.sign_up_per_ip", "2/1h")).await;
+    app.signed_up("alice").await;
+    provider.sign_in_as(octocat());
+    login_with_provider(&app.browser(), &provider)
+        .await
+        .assert_redirect("/account");
+
+    provider.sign_in_as(ProviderUser::new(43, "hubot", "hubot@example.com"));
+    let refused = login_with_provider(&app.browser(), &provider).await;
+
+    refused.assert_status(Status::TooManyRequests);
+    assert!(refused.header("Retry-After").is_some());
+    assert_eq!(app.count("users").await, 2);
+    // Signing in to an account that exists is no sign-up.
+    provider.sign_in_as(octocat());
+    login_with_provider(&app.browser(), &provider)
+        .await
+        .assert_redirect("/account");
 }
