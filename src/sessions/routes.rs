@@ -72,7 +72,11 @@ async fn render(
             .collect();
     Ok(page.render(
         "sessions/sessions",
-        json!({ "sessions": sessions, "errors": errors }),
+        json!({
+            "sessions": sessions,
+            "errors": errors,
+            "has_password": current.user.password_hash.is_some(),
+        }),
     ))
 }
 
@@ -136,9 +140,18 @@ async fn revoke_others(
     client: ClientInfo,
 ) -> Result<FormResponse, AppError> {
     let user = &current.user;
-    if !confirm_password(&app, &client, user, form.0.password).await? {
+    // An account made through a provider has no password to confirm with;
+    // setting one ends the other sessions too. Not a failed sign-in.
+    let refusal = if user.password_hash.is_none() {
+        Some("Your account has no password yet: set one on your account page first.")
+    } else if !confirm_password(&app, &client, user, form.0.password).await? {
+        Some("That password is not correct.")
+    } else {
+        None
+    };
+    if let Some(message) = refusal {
         let mut errors = FormErrors::default();
-        errors.add("password", "That password is not correct.");
+        errors.add("password", message);
         return Ok(FormResponse::Invalid(
             render(&current, &page, &app, &errors).await?,
         ));

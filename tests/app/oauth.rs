@@ -594,3 +594,37 @@ async fn sign_ups_through_a_provider_count_against_the_address() {
         .await
         .assert_redirect("/account");
 }
+
+#[rocket::async_test]
+async fn without_a_password_ending_other_sessions_says_to_set_one() {
+    let (app, provider) = setup().await;
+    provider.sign_in_as(octocat());
+    let browser = app.browser();
+    login_with_provider(&browser, &provider)
+        .await
+        .assert_redirect("/account");
+    let elsewhere = app.browser();
+    login_with_provider(&elsewhere, &provider)
+        .await
+        .assert_redirect("/account");
+
+    assert!(
+        browser
+            .get("/account/sessions")
+            .await
+            .body
+            .contains("set one</a> first")
+    );
+    let refused = browser
+        .submit("/account/sessions/revoke-others", &[("password", "")])
+        .await;
+    refused.assert_status(Status::UnprocessableEntity);
+    assert!(refused.body.contains("no password yet"));
+    assert!(elsewhere.is_signed_in().await);
+    assert_eq!(
+        app.count("security_events WHERE kind = 'sign_in_failed'")
+            .await,
+        0,
+        "not a failed sign-in"
+    );
+}
