@@ -590,3 +590,44 @@ async fn the_last_active_superuser_cannot_be_removed_even_by_a_race() {
     ));
     assert!(is_active(&app, if last == root { "root" } else { "admin" }).await);
 }
+
+#[rocket::async_test]
+async fn staff_can_end_every_session_of_an_active_user() {
+    let app = admin_app().await;
+    let staff = with_role(&app, "staffer", "is_staff = true").await;
+    let target_browser = with_role(&app, "target", "").await;
+    let target = user_id(&app, "target").await;
+    let token = crate::api::token_for(&app, "target").await;
+    let api = crate::api::bearer(&app, &token);
+    api.get("/api/v1/me").await.assert_status(Status::Ok);
+
+    staff
+        .submit(&format!("/admin/users/{target}/sessions/revoke"), &[])
+        .await
+        .assert_redirect(&format!("/admin/users/{target}"));
+
+    assert!(!target_browser.is_signed_in().await);
+    api.get("/api/v1/me")
+        .await
+        .assert_status(Status::Unauthorized);
+    assert_eq!(
+        app.count(&format!("sessions WHERE user_id = {target}"))
+            .await,
+        0
+    );
+    assert!(
+        is_active(&app, "target").await,
+        "ending sessions is all it does"
+    );
+    let again = app.browser();
+    again
+        .login("target", PASSWORD)
+        .await
+        .assert_redirect("/account");
+    let log = again.get("/account/security").await.body;
+    assert!(
+        log.contains("data-event-kind=\"all_sessions_revoked\""),
+        "{log}"
+    );
+    assert!(log.contains("staffer"));
+}

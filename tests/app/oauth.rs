@@ -628,3 +628,50 @@ async fn without_a_password_ending_other_sessions_says_to_set_one() {
         "not a failed sign-in"
     );
 }
+
+#[rocket::async_test]
+async fn a_callback_without_state_changes_nothing() {
+    let (app, provider) = setup().await;
+    provider.sign_in_as(octocat());
+    let browser = app.browser();
+    let start = browser.get("/oauth/fake/login").await;
+    let callback = provider_redirect(start.header("Location").unwrap()).await;
+    let (path, query) = callback.split_once('?').unwrap();
+    let without_state: Vec<&str> = query
+        .split('&')
+        .filter(|pair| !pair.starts_with("state="))
+        .collect();
+    assert_eq!(without_state.len(), 1, "only the code is left");
+
+    let refused = browser
+        .get(&format!("{path}?{}", without_state.join("&")))
+        .await;
+
+    refused.assert_status(Status::BadRequest);
+    assert_eq!(app.count("users").await, 0);
+    assert_eq!(provider.token_requests(), 0, "no code was exchanged");
+}
+
+#[rocket::async_test]
+async fn a_provider_that_refuses_connections_gives_a_502_and_keeps_you_signed_in() {
+    let provider = FakeProvider::start().await;
+    let closed_port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let mut config = provider.config();
+    config["token_url"] = json!(format!("http://127.0.0.1:{closed_port}/token"));
+    let app = app()
+        .config("oauth", json!({ "fake": config }))
+        .spawn()
+        .await;
+    provider.sign_in_as(octocat());
+    let alice = app.signed_up("alice").await;
+
+    let response = link_provider(&alice, &provider).await;
+
+    response.assert_status(Status::BadGateway);
+    assert!(response.body.contains("could not reach the provider"));
+    assert!(alice.is_signed_in().await);
+    assert_eq!(app.count("linked_accounts").await, 0);
+}
