@@ -217,6 +217,29 @@ async fn the_sweeper_deletes_expired_sessions_and_old_events_and_keeps_the_rest(
     assert_eq!(app.count("sessions").await, 0);
 }
 
+#[rocket::async_test]
+async fn the_sweeper_runs_by_itself_every_period() {
+    let app = app()
+        .config("session_idle_minutes", 60)
+        .config("sweep_interval_seconds", 1)
+        .spawn()
+        .await;
+    let idle = app.signed_up("alice").await;
+    app.clock.advance(Duration::minutes(61));
+
+    let mut left = app.count("sessions").await;
+    for _ in 0..50 {
+        if left == 0 {
+            break;
+        }
+        rocket::tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        left = app.count("sessions").await;
+    }
+
+    assert_eq!(left, 0, "the background task deleted the idle session");
+    assert!(!idle.is_signed_in().await);
+}
+
 /// The event kinds on the security page, newest first.
 fn logged_kinds(html: &str) -> Vec<String> {
     html.split("data-event-kind=\"")
