@@ -146,9 +146,7 @@ async fn the_token_endpoint_counts_as_sign_in() {
     let retry = assert_limited(&refused);
     assert_eq!(refused.json()["error"], "rate_limited");
     app.clock.advance(Duration::seconds(retry));
-    token_request(&app, &right)
-        .await
-        .assert_status(Status::Ok);
+    token_request(&app, &right).await.assert_status(Status::Ok);
 }
 
 #[rocket::async_test]

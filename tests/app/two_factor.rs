@@ -390,6 +390,13 @@ async fn new_recovery_codes_void_the_old_set_and_need_the_password() {
     renewed.assert_status(Status::Created);
     let new_codes = recovery_codes(&renewed.body);
     assert_eq!(new_codes.len(), 10);
+    assert!(
+        browser
+            .get("/account/security")
+            .await
+            .body
+            .contains("data-event-kind=\"recovery_codes_regenerated\"")
+    );
 
     let step = password_step(&app, "alice").await;
     step.submit("/login/2fa", &[("code", &enabled.codes[0])])
