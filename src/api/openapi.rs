@@ -25,8 +25,10 @@ use super::routes;
         routes::revoke_session,
         routes::list_users,
         routes::delete_user,
+        routes::openapi_json,
     ),
     components(schemas(
+        routes::TokenRequest,
         routes::TokenGranted,
         routes::TokenError,
         routes::ApiError,
@@ -40,6 +42,7 @@ use super::routes;
         (name = "auth", description = "Getting a token"),
         (name = "account", description = "The caller's own account"),
         (name = "staff", description = "Staff and superuser endpoints"),
+        (name = "meta", description = "About this API"),
     )
 )]
 struct ApiDoc;

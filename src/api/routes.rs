@@ -44,11 +44,19 @@ fn timestamp(at: OffsetDateTime) -> String {
 
 /// The form of `POST /api/v1/token` (RFC 6749 §4.3.2). Every field is
 /// optional here so that a missing one gets the RFC's error, not Rocket's.
-#[derive(FromForm)]
+#[derive(FromForm, ToSchema)]
+#[schema(description = "The OAuth2 password grant (RFC 6749 §4.3.2).")]
 pub struct TokenRequest<'r> {
+    /// Always `password`.
+    #[schema(required = true, value_type = String, example = "password")]
     grant_type: Option<&'r str>,
+    /// The username or email.
+    #[schema(required = true, value_type = String)]
     username: Option<&'r str>,
+    #[schema(required = true, value_type = String)]
     password: Option<&'r str>,
+    /// `read`, `write`, or both space-separated; both when left out.
+    #[schema(example = "read write")]
     scope: Option<&'r str>,
     /// The current TOTP code (or a recovery code), for accounts with
     /// two-factor authentication.
@@ -98,12 +106,14 @@ fn token_error(error: &'static str, description: &'static str) -> TokenResponse 
     path = "/api/v1/token",
     tag = "auth",
     request_body(
+        content = TokenRequest,
         content_type = "application/x-www-form-urlencoded",
-        description = "`grant_type=password`, `username`, `password`, optional `scope` (`read`, `write`, or both, space-separated; default both), and `otp` when the account has two-factor authentication",
+        description = "The password grant; `otp` is needed when the account has two-factor authentication",
     ),
     responses(
         (status = 200, description = "A token", body = TokenGranted),
         (status = 400, description = "RFC 6749 §5.2 error", body = TokenError),
+        (status = 429, description = "Too many failed sign-ins; see `Retry-After`", body = ApiError),
     )
 )]
 #[post("/v1/token", data = "<form>")]
@@ -444,6 +454,12 @@ async fn delete_user(superuser: Superuser, id: i32, app: AppState<'_>) -> Result
 }
 
 /// This API's OpenAPI 3.1 document.
+#[utoipa::path(
+    get,
+    path = "/api/v1/openapi.json",
+    tag = "meta",
+    responses((status = 200, description = "This document", content_type = "application/json")),
+)]
 #[get("/v1/openapi.json")]
 fn openapi_json() -> (ContentType, &'static str) {
     (ContentType::JSON, super::openapi::document())
