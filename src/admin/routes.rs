@@ -51,7 +51,7 @@ struct UserRow {
     active: bool,
     two_factor: bool,
     joined: String,
-    last_sign_in: Option<String>,
+    last_seen: Option<String>,
 }
 
 fn roles(u: &user::Model) -> &'static str {
@@ -81,6 +81,8 @@ async fn users(
     let page = crate::web::page_number(page);
     let (found, total) = user::search(app.db, query, page - 1, USERS_PER_PAGE).await?;
     let pages = total.div_ceil(USERS_PER_PAGE).max(1);
+    let ids: Vec<i32> = found.iter().map(|u| u.id).collect();
+    let session_activity = store::last_seen_by_user(app.db, &ids).await?;
     let rows: Vec<UserRow> = found
         .into_iter()
         .map(|u| UserRow {
@@ -89,7 +91,13 @@ async fn users(
             active: u.is_active,
             two_factor: u.has_two_factor(),
             joined: u.created_at.date().to_string(),
-            last_sign_in: u.last_login_at.map(time::absolute),
+            // A live session's activity, else the last sign-in (sessions
+            // end, the sign-in time stays).
+            last_seen: session_activity
+                .get(&u.id)
+                .copied()
+                .max(u.last_login_at)
+                .map(time::absolute),
             username: u.username,
             email: u.email,
         })

@@ -8,6 +8,8 @@ use sea_orm::{
     ActiveModelTrait as _, ColumnTrait as _, ConnectionTrait, DbErr, EntityTrait as _,
     QueryFilter as _, Set,
 };
+use std::collections::HashMap;
+
 use sha2::{Digest as _, Sha256};
 use time::{Duration, OffsetDateTime};
 
@@ -153,6 +155,28 @@ pub async fn list_live_for_user(
         .into_iter()
         .filter(|session| is_live(session, config, now))
         .collect())
+}
+
+/// When each of `user_ids` was last active in any session they still have
+/// (browser or API): one grouped query for a whole page of users.
+pub async fn last_seen_by_user(
+    db: &impl ConnectionTrait,
+    user_ids: &[i32],
+) -> Result<HashMap<i32, OffsetDateTime>, DbErr> {
+    use sea_orm::QuerySelect as _;
+    if user_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<(i32, OffsetDateTime)> = session::Entity::find()
+        .select_only()
+        .column(session::Column::UserId)
+        .column_as(session::Column::LastSeenAt.max(), "last_seen")
+        .filter(session::Column::UserId.is_in(user_ids.iter().copied()))
+        .group_by(session::Column::UserId)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().collect())
 }
 
 pub async fn delete(db: &impl ConnectionTrait, id: i32) -> Result<(), DbErr> {

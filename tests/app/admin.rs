@@ -631,3 +631,43 @@ async fn staff_can_end_every_session_of_an_active_user() {
     );
     assert!(log.contains("staffer"));
 }
+
+#[rocket::async_test]
+async fn the_user_list_shows_when_each_user_was_last_seen() {
+    use gatehouse::web::time::absolute;
+    let app = admin_app().await;
+    let staff = with_role(&app, "staffer", "is_staff = true").await;
+    let alice = app.signed_up("alice").await;
+    let signed_up_at = app.now();
+    app.signed_up("bob").await;
+    app.execute("UPDATE users SET last_login_at = NULL WHERE username = 'bob'")
+        .await;
+    app.execute(
+        "DELETE FROM sessions WHERE user_id = (SELECT id FROM users WHERE username = 'bob')",
+    )
+    .await;
+
+    app.clock.advance(time::Duration::hours(2));
+    alice.get("/account").await.assert_status(Status::Ok);
+    let seen_at = app.now();
+    let row = |html: &str, name: &str| {
+        let start = html.find(&format!(">{name}</a>")).unwrap();
+        html[start..start + html[start..].find("</tr>").unwrap()].to_owned()
+    };
+
+    staff.get("/admin").await.assert_status(Status::Ok);
+    app.take_query_count();
+    let page = staff.get("/admin/users").await.body;
+    let queries = app.take_query_count();
+    for i in 0..10 {
+        app.signed_up(&format!("user{i}")).await;
+    }
+    app.take_query_count();
+    staff.get("/admin/users").await.assert_status(Status::Ok);
+    assert_eq!(app.take_query_count(), queries, "no query per user");
+    assert!(page.contains("<th scope=\"col\">Last seen</th>"));
+    let alices = row(&page, "alice");
+    assert!(alices.contains(&absolute(seen_at)), "{alices}");
+    assert!(!alices.contains(&absolute(signed_up_at)));
+    assert!(row(&page, "bob").contains("never"));
+}
