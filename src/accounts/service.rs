@@ -8,7 +8,7 @@ use super::entity::{self as user, EMAIL_INDEX, USERNAME_INDEX};
 use super::forms::{Email, Username};
 use super::password::{Password, PasswordHasher, check_new_password};
 use crate::error::AppError;
-use crate::rate_limit::Counter;
+use crate::rate_limit::{Counter, Turn};
 use crate::state::AppState;
 use crate::web::client::ClientInfo;
 use crate::web::forms::FormErrors;
@@ -175,6 +175,24 @@ pub async fn confirm_password(
     Ok(matched)
 }
 
+/// Before a second factor is checked (the password already was): waits for
+/// this instance's turn on the account's and the address's sign-in
+/// counters, and refuses while either is over its limit, so neither many
+/// pending sign-ins nor parallel requests bring more guesses. Hold the
+/// turn until a failure is counted with [`count_sign_in_failure`].
+pub async fn second_factor_turn(
+    app: &AppState<'_>,
+    client: &ClientInfo,
+    account: &user::Model,
+) -> Result<Turn, AppError> {
+    let counters = sign_in_counters(app, client, &format!("user:{}", account.id));
+    let turn = app.limiter.take_turn(&counters).await;
+    match app.limiter.check(app.clock.now(), &counters).await? {
+        Some(retry_after) => Err(AppError::TooManyRequests { retry_after }),
+        None => Ok(turn),
+    }
+}
+
 /// Counts a failure that came after the password, such as a wrong `otp` at
 /// the token endpoint, against the same limits as a wrong password.
 pub async fn count_sign_in_failure(
@@ -286,6 +304,7 @@ pub enum DeleteUserError {
 pub async fn delete_user(db: &DatabaseConnection, user_id: i32) -> Result<(), DeleteUserError> {
     use sea_orm::{EntityTrait as _, TransactionTrait as _};
     let txn = db.begin().await?;
+    lock_superusers(&txn).await?;
     let user = user::Entity::find_by_id(user_id)
         .one(&txn)
         .await?
@@ -308,6 +327,7 @@ pub async fn set_active(
 ) -> Result<(), DeleteUserError> {
     use sea_orm::{ActiveModelTrait as _, EntityTrait as _, Set, TransactionTrait as _};
     let txn = db.begin().await?;
+    lock_superusers(&txn).await?;
     let user = user::Entity::find_by_id(user_id)
         .one(&txn)
         .await?
@@ -327,10 +347,26 @@ pub async fn set_active(
     Ok(())
 }
 
-/// Refuses unless an active superuser other than `user_id` exists. The
-/// active superusers' rows stay locked (`FOR UPDATE` on PostgreSQL) until
-/// the transaction ends, so two superusers removing each other at once
-/// cannot both succeed; SQLite lets only one writer through anyway.
+/// The first statement of a transaction that may remove a superuser: a
+/// write that changes nothing. On PostgreSQL it locks the active
+/// superusers' rows until the transaction ends; on SQLite it takes the
+/// database's write lock before anything is read. Either way two such
+/// transactions take turns, and the second sees what the first did.
+async fn lock_superusers(txn: &sea_orm::DatabaseTransaction) -> Result<(), DbErr> {
+    use sea_orm::{ColumnTrait as _, EntityTrait as _, QueryFilter as _, sea_query::Expr};
+    user::Entity::update_many()
+        .col_expr(
+            user::Column::IsSuperuser,
+            Expr::col(user::Column::IsSuperuser),
+        )
+        .filter(user::Column::IsSuperuser.eq(true))
+        .filter(user::Column::IsActive.eq(true))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+/// Refuses unless an active superuser other than `user_id` exists.
 async fn another_superuser_remains(
     txn: &sea_orm::DatabaseTransaction,
     user_id: i32,
@@ -341,7 +377,6 @@ async fn another_superuser_remains(
         .column(user::Column::Id)
         .filter(user::Column::IsSuperuser.eq(true))
         .filter(user::Column::IsActive.eq(true))
-        .lock_exclusive()
         .into_tuple()
         .all(txn)
         .await?;

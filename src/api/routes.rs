@@ -181,6 +181,7 @@ async fn token(
                 "This account uses two-factor authentication: send the current code as `otp`.",
             ));
         };
+        let _turn = service::second_factor_turn(&app, &client, &user).await?;
         if two_factor::service::verify(&app, &user, otp)
             .await?
             .is_none()

@@ -3,7 +3,7 @@
 
 use sea_orm::{
     ActiveModelTrait as _, ColumnTrait as _, DatabaseConnection, EntityTrait as _,
-    QueryFilter as _, QuerySelect as _, Set, TransactionTrait as _,
+    QueryFilter as _, Set, TransactionTrait as _, sea_query::Expr,
 };
 use time::OffsetDateTime;
 
@@ -131,8 +131,9 @@ pub enum UnlinkOutcome {
 
 /// Unlinks `provider` unless that leaves no way in: no password and no
 /// other link to a provider still configured (a link to one removed from
-/// the config signs nobody in). The account's row is locked for the check
-/// and the delete (PostgreSQL), so two unlinks at once take turns.
+/// the config signs nobody in). The transaction starts with a write that
+/// changes nothing to the account's row: a row lock on PostgreSQL, the
+/// write lock on SQLite, so two unlinks at once take turns.
 pub async fn unlink(
     db: &DatabaseConnection,
     user_id: i32,
@@ -140,11 +141,12 @@ pub async fn unlink(
     configured: &[Provider],
 ) -> Result<UnlinkOutcome, AppError> {
     let txn = db.begin().await?;
-    let Some(user) = user::Entity::find_by_id(user_id)
-        .lock_exclusive()
-        .one(&txn)
-        .await?
-    else {
+    user::Entity::update_many()
+        .col_expr(user::Column::UpdatedAt, Expr::col(user::Column::UpdatedAt))
+        .filter(user::Column::Id.eq(user_id))
+        .exec(&txn)
+        .await?;
+    let Some(user) = user::Entity::find_by_id(user_id).one(&txn).await? else {
         return Ok(UnlinkOutcome::NotLinked);
     };
     let links = linked::list_for_user(&txn, user.id).await?;

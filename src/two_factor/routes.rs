@@ -16,7 +16,9 @@ use super::pending;
 use super::service::{self, Confirmation, SecondFactor};
 use super::totp::TotpSecret;
 use crate::accounts::entity as user;
-use crate::accounts::service::{confirm_password, count_sign_in_failure, finish_sign_in};
+use crate::accounts::service::{
+    confirm_password, count_sign_in_failure, finish_sign_in, second_factor_turn,
+};
 use crate::error::AppError;
 use crate::security_log::{self, Event, EventKind};
 use crate::sessions::guards::CurrentUser;
@@ -314,6 +316,7 @@ async fn second_step(
         pending::clear(cookies, app.config);
         return Ok(Either::Left(start_again("Please sign in again.")));
     };
+    let _turn = second_factor_turn(&app, &client, &account).await?;
     let Some(factor) = service::verify(&app, &account, form.0.code).await? else {
         // Against the account's sign-in limit too, or each new pending
         // sign-in would bring five more.

@@ -643,6 +643,36 @@ async fn new_pending_sign_ins_do_not_bring_new_guesses() {
 }
 
 #[rocket::async_test]
+async fn pending_sign_ins_collected_early_bring_no_extra_guesses() {
+    let app = spawn_app().await;
+    let browser = app.signed_up("alice").await;
+    let enabled = enable(&app, &browser).await;
+    app.clock.advance(Duration::minutes(1));
+    // Someone with the password starts three sign-ins before guessing.
+    let first = password_step(&app, "alice").await;
+    let second = password_step(&app, "alice").await;
+    for _ in 0..4 {
+        first
+            .submit("/login/2fa", &[("code", "000000")])
+            .await
+            .assert_status(Status::Unauthorized);
+    }
+    first
+        .submit("/login/2fa", &[("code", "000000")])
+        .await
+        .assert_redirect("/login");
+
+    // The account is over its limit: the second one may not guess at all,
+    // not even right.
+    let refused = second
+        .submit("/login/2fa", &[("code", &code(&enabled.secret, now(&app)))])
+        .await;
+    refused.assert_status(Status::TooManyRequests);
+    assert!(refused.header("Retry-After").is_some());
+    assert!(!second.is_signed_in().await);
+}
+
+#[rocket::async_test]
 async fn parallel_guesses_share_the_five_tries() {
     let app = spawn_app().await;
     let browser = app.signed_up("alice").await;
@@ -662,12 +692,42 @@ async fn parallel_guesses_share_the_five_tries() {
 
     let form = [("code", "000000"), ("csrf_token", token.as_str())];
     let guesses = copies.iter().map(|copy| copy.post_raw("/login/2fa", &form));
-    rocket::futures::future::join_all(guesses).await;
+    let answers = rocket::futures::future::join_all(guesses).await;
 
+    for answer in &answers {
+        assert!(
+            [Status::SeeOther, Status::Unauthorized].contains(&answer.status),
+            "a wrong code or the way back to /login, not {}",
+            answer.status
+        );
+    }
     // Each guess is counted before it is checked and sees every count made
     // so far, so a burst may check fewer than five (even none), never more.
     let checked = app
         .count("security_events WHERE kind = 'sign_in_failed'")
         .await;
     assert!(checked <= 5, "{checked} codes checked");
+}
+
+#[rocket::async_test]
+async fn parallel_token_requests_share_the_accounts_guesses_at_otp() {
+    let app = spawn_app().await;
+    let browser = app.signed_up("alice").await;
+    enable(&app, &browser).await;
+    let form = [
+        ("grant_type", "password"),
+        ("username", "alice"),
+        ("password", PASSWORD),
+        ("otp", "000000"),
+    ];
+
+    let requests = (0..8).map(|_| crate::api::token_request(&app, &form));
+    let answers = rocket::futures::future::join_all(requests).await;
+
+    let count = |status| answers.iter().filter(|a| a.status == status).count();
+    assert_eq!(
+        (count(Status::BadRequest), count(Status::TooManyRequests)),
+        (5, 3),
+        "five codes checked, the rest refused"
+    );
 }
