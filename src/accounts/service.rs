@@ -302,16 +302,8 @@ pub enum DeleteUserError {
 /// belongs to them (sessions, keys, ...), in one transaction that also
 /// makes sure an active superuser remains.
 pub async fn delete_user(db: &DatabaseConnection, user_id: i32) -> Result<(), DeleteUserError> {
-    use sea_orm::{EntityTrait as _, TransactionTrait as _};
-    let txn = db.begin().await?;
-    lock_superusers(&txn).await?;
-    let user = user::Entity::find_by_id(user_id)
-        .one(&txn)
-        .await?
-        .ok_or(DeleteUserError::NotFound)?;
-    if user.is_superuser {
-        another_superuser_remains(&txn, user_id).await?;
-    }
+    use sea_orm::EntityTrait as _;
+    let txn = begin_superuser_safe(db, user_id, |user| user.is_superuser).await?;
     user::Entity::delete_by_id(user_id).exec(&txn).await?;
     txn.commit().await?;
     Ok(())
@@ -325,16 +317,8 @@ pub async fn set_active(
     active: bool,
     now: OffsetDateTime,
 ) -> Result<(), DeleteUserError> {
-    use sea_orm::{ActiveModelTrait as _, EntityTrait as _, Set, TransactionTrait as _};
-    let txn = db.begin().await?;
-    lock_superusers(&txn).await?;
-    let user = user::Entity::find_by_id(user_id)
-        .one(&txn)
-        .await?
-        .ok_or(DeleteUserError::NotFound)?;
-    if user.is_superuser && !active {
-        another_superuser_remains(&txn, user_id).await?;
-    }
+    use sea_orm::{ActiveModelTrait as _, Set};
+    let txn = begin_superuser_safe(db, user_id, |user| user.is_superuser && !active).await?;
     user::ActiveModel {
         id: Set(user_id),
         is_active: Set(active),
@@ -345,6 +329,27 @@ pub async fn set_active(
     .await?;
     txn.commit().await?;
     Ok(())
+}
+
+/// Opens the transaction of a change to `user_id` that `removes_superuser`
+/// says takes a superuser out of service: refused when no other active
+/// superuser would remain. Commit it once the change is made.
+async fn begin_superuser_safe(
+    db: &DatabaseConnection,
+    user_id: i32,
+    removes_superuser: impl FnOnce(&user::Model) -> bool,
+) -> Result<sea_orm::DatabaseTransaction, DeleteUserError> {
+    use sea_orm::{EntityTrait as _, TransactionTrait as _};
+    let txn = db.begin().await?;
+    lock_superusers(&txn).await?;
+    let user = user::Entity::find_by_id(user_id)
+        .one(&txn)
+        .await?
+        .ok_or(DeleteUserError::NotFound)?;
+    if removes_superuser(&user) {
+        another_superuser_remains(&txn, user_id).await?;
+    }
+    Ok(txn)
 }
 
 /// The first statement of a transaction that may remove a superuser: a
