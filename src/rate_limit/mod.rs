@@ -201,6 +201,39 @@ impl RateLimiter {
         now: OffsetDateTime,
         counters: &[Counter],
     ) -> Result<Option<u64>, LimiterError> {
+        self.wait(now, counters, |counter, now, previous, current| {
+            retry_after(counter, now, previous, current)
+        })
+        .await
+    }
+
+    /// Counts this attempt against every counter first, then answers as
+    /// [`check`](Self::check) would have just before it: for limits where
+    /// every attempt counts (sign-ups, second-factor codes). Counting first
+    /// means parallel attempts each see the ones before them.
+    pub async fn count_and_check(
+        &self,
+        now: OffsetDateTime,
+        counters: &[Counter],
+    ) -> Result<Option<u64>, LimiterError> {
+        self.hit(now, counters).await?;
+        self.wait(now, counters, |counter, now, previous, current| {
+            // Over if it was before this attempt; the wait counts this one
+            // too, as the next attempt will.
+            retry_after(counter, now, previous, current.saturating_sub(1))
+                .and_then(|_| retry_after(counter, now, previous, current))
+        })
+        .await
+    }
+
+    /// Reads the enforced counters (one round trip) and gives the longest
+    /// wait `judge` finds among them.
+    async fn wait(
+        &self,
+        now: OffsetDateTime,
+        counters: &[Counter],
+        judge: impl Fn(&Counter, i64, u32, u32) -> Option<u64>,
+    ) -> Result<Option<u64>, LimiterError> {
         let counters = self.enforced(counters);
         if counters.is_empty() {
             return Ok(None);
@@ -213,40 +246,7 @@ impl RateLimiter {
         Ok(counters
             .into_iter()
             .zip(counts)
-            .filter_map(|(counter, (previous, current))| {
-                retry_after(counter, now, previous, current)
-            })
-            .max())
-    }
-
-    /// Counts this attempt against every counter first, then answers as
-    /// [`check`](Self::check) would have just before it: for limits where
-    /// every attempt counts (sign-ups, second-factor codes). Counting first
-    /// means parallel attempts each see the ones before them.
-    pub async fn count_and_check(
-        &self,
-        now: OffsetDateTime,
-        counters: &[Counter],
-    ) -> Result<Option<u64>, LimiterError> {
-        let enforced = self.enforced(counters);
-        if enforced.is_empty() {
-            return Ok(None);
-        }
-        self.hit(now, counters).await?;
-        let now = now.unix_timestamp();
-        let counts = match &self.store {
-            Store::Database(db) => database_counts(db, now, &enforced).await?,
-            Store::Redis(redis) => redis_counts(redis.clone(), now, &enforced).await?,
-        };
-        Ok(enforced
-            .into_iter()
-            .zip(counts)
-            .filter_map(|(counter, (previous, current))| {
-                // Over if it was before this attempt; the wait counts this
-                // one too, as the next attempt will.
-                retry_after(counter, now, previous, current.saturating_sub(1))
-                    .and_then(|_| retry_after(counter, now, previous, current))
-            })
+            .filter_map(|(counter, (previous, current))| judge(counter, now, previous, current))
             .max())
     }
 
