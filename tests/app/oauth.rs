@@ -59,6 +59,16 @@ async fn login_with_provider(browser: &Browser<'_>, provider: &FakeProvider) -> 
     via_provider(browser, provider, start).await
 }
 
+/// A browser signed in as octocat through the provider (a new account).
+async fn octocat_signed_in<'a>(app: &'a TestApp, provider: &FakeProvider) -> Browser<'a> {
+    provider.sign_in_as(octocat());
+    let browser = app.browser();
+    login_with_provider(&browser, provider)
+        .await
+        .assert_redirect("/account");
+    browser
+}
+
 async fn link_provider(browser: &Browser<'_>, provider: &FakeProvider) -> TestResponse {
     let start = browser.submit("/oauth/fake/link", &[]).await;
     via_provider(browser, provider, start).await
@@ -381,11 +391,7 @@ async fn an_identity_linked_to_someone_else_is_refused() {
 #[rocket::async_test]
 async fn unlinking_the_only_way_in_is_refused() {
     let (app, provider) = setup().await;
-    provider.sign_in_as(octocat());
-    let browser = app.browser();
-    login_with_provider(&browser, &provider)
-        .await
-        .assert_redirect("/account");
+    let browser = octocat_signed_in(&app, &provider).await;
 
     browser
         .submit("/oauth/fake/unlink", &[])
@@ -415,11 +421,7 @@ async fn unlinking_the_only_way_in_is_refused() {
 #[rocket::async_test]
 async fn a_link_to_a_provider_no_longer_configured_is_no_way_in() {
     let (app, provider) = setup().await;
-    provider.sign_in_as(octocat());
-    let browser = app.browser();
-    login_with_provider(&browser, &provider)
-        .await
-        .assert_redirect("/account");
+    let browser = octocat_signed_in(&app, &provider).await;
     app.execute(
         "INSERT INTO linked_accounts (user_id, provider, provider_user_id, linked_at) \
          SELECT id, 'retired', '42', created_at FROM users WHERE username = 'octocat'",
@@ -598,11 +600,7 @@ async fn sign_ups_through_a_provider_count_against_the_address() {
 #[rocket::async_test]
 async fn without_a_password_ending_other_sessions_says_to_set_one() {
     let (app, provider) = setup().await;
-    provider.sign_in_as(octocat());
-    let browser = app.browser();
-    login_with_provider(&browser, &provider)
-        .await
-        .assert_redirect("/account");
+    let browser = octocat_signed_in(&app, &provider).await;
     let elsewhere = app.browser();
     login_with_provider(&elsewhere, &provider)
         .await
