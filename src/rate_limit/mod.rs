@@ -6,7 +6,10 @@
 //! overlaps), so a burst at a window boundary does not double the limit.
 //! Callers `check` before doing the guarded work (a password is not even
 //! verified while its account or address is over the limit) and `hit`
-//! after a failure. Both take several counters and cost one round trip.
+//! after a failure, holding a `take_turn` from one to the other so that
+//! parallel attempts are judged one at a time; where every attempt counts,
+//! `count_and_check` counts first. Each call takes several counters and
+//! costs one round trip.
 //! Counter keys are an HMAC of the subject under a key derived from
 //! `secret_key`: never an address or a login, not reversible by hashing all
 //! IPv4 addresses, and shared exactly by the instances of one deployment.
@@ -15,13 +18,13 @@ pub mod entity;
 pub mod limit;
 mod turns;
 
+use std::sync::Arc;
+
 use sea_orm::ExprTrait as _;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ColumnTrait as _, Condition, DatabaseConnection, DbErr, EntityTrait as _, QueryFilter as _,
 };
-use std::sync::Arc;
-
 use serde::Deserialize;
 use sha2::Sha256;
 
