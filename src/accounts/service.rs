@@ -288,8 +288,9 @@ pub async fn record_login(
     Ok(())
 }
 
+/// Why deleting or (de)activating an account was refused.
 #[derive(Debug, thiserror::Error)]
-pub enum DeleteUserError {
+pub enum AccountChangeError {
     #[error("no such user")]
     NotFound,
     #[error("the last active superuser cannot be removed")]
@@ -301,7 +302,7 @@ pub enum DeleteUserError {
 /// Deletes a user and, through the foreign keys' cascades, everything that
 /// belongs to them (sessions, keys, ...), in one transaction that also
 /// makes sure an active superuser remains.
-pub async fn delete_user(db: &DatabaseConnection, user_id: i32) -> Result<(), DeleteUserError> {
+pub async fn delete_user(db: &DatabaseConnection, user_id: i32) -> Result<(), AccountChangeError> {
     use sea_orm::EntityTrait as _;
     let txn = begin_superuser_safe(db, user_id, |user| user.is_superuser).await?;
     user::Entity::delete_by_id(user_id).exec(&txn).await?;
@@ -316,7 +317,7 @@ pub async fn set_active(
     user_id: i32,
     active: bool,
     now: OffsetDateTime,
-) -> Result<(), DeleteUserError> {
+) -> Result<(), AccountChangeError> {
     use sea_orm::{ActiveModelTrait as _, Set};
     let txn = begin_superuser_safe(db, user_id, |user| user.is_superuser && !active).await?;
     user::ActiveModel {
@@ -338,14 +339,14 @@ async fn begin_superuser_safe(
     db: &DatabaseConnection,
     user_id: i32,
     removes_superuser: impl FnOnce(&user::Model) -> bool,
-) -> Result<sea_orm::DatabaseTransaction, DeleteUserError> {
+) -> Result<sea_orm::DatabaseTransaction, AccountChangeError> {
     use sea_orm::{EntityTrait as _, TransactionTrait as _};
     let txn = db.begin().await?;
     lock_superusers(&txn).await?;
     let user = user::Entity::find_by_id(user_id)
         .one(&txn)
         .await?
-        .ok_or(DeleteUserError::NotFound)?;
+        .ok_or(AccountChangeError::NotFound)?;
     if removes_superuser(&user) {
         another_superuser_remains(&txn, user_id).await?;
     }
@@ -375,7 +376,7 @@ async fn lock_superusers(txn: &sea_orm::DatabaseTransaction) -> Result<(), DbErr
 async fn another_superuser_remains(
     txn: &sea_orm::DatabaseTransaction,
     user_id: i32,
-) -> Result<(), DeleteUserError> {
+) -> Result<(), AccountChangeError> {
     use sea_orm::{ColumnTrait as _, EntityTrait as _, QueryFilter as _, QuerySelect as _};
     let superusers: Vec<i32> = user::Entity::find()
         .select_only()
@@ -388,7 +389,7 @@ async fn another_superuser_remains(
     if superusers.iter().any(|&id| id != user_id) {
         Ok(())
     } else {
-        Err(DeleteUserError::LastSuperuser)
+        Err(AccountChangeError::LastSuperuser)
     }
 }
 

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::stats;
 use crate::accounts::entity as user;
-use crate::accounts::service::{self, DeleteUserError};
+use crate::accounts::service::{self, AccountChangeError};
 use crate::error::AppError;
 use crate::security_log::{self, Event, EventKind, entity as event};
 use crate::sessions::guards::{Staff, Superuser};
@@ -228,13 +228,13 @@ async fn set_active(
     let now = app.clock.now();
     match service::set_active(app.db, id, active, now).await {
         Ok(()) => {}
-        Err(DeleteUserError::NotFound) => return Err(AppError::NotFound),
-        Err(DeleteUserError::LastSuperuser) => {
+        Err(AccountChangeError::NotFound) => return Err(AppError::NotFound),
+        Err(AccountChangeError::LastSuperuser) => {
             return Err(AppError::Conflict(
                 "The last active superuser cannot be deactivated.",
             ));
         }
-        Err(DeleteUserError::Db(e)) => return Err(e.into()),
+        Err(AccountChangeError::Db(e)) => return Err(e.into()),
     }
     // API keys stop with the account (they check `is_active`); sessions
     // are ended outright.
@@ -350,11 +350,11 @@ async fn delete_user(
     }
     match service::delete_user(app.db, id).await {
         Ok(()) => {}
-        Err(DeleteUserError::NotFound) => return Err(AppError::NotFound),
-        Err(DeleteUserError::LastSuperuser) => {
+        Err(AccountChangeError::NotFound) => return Err(AppError::NotFound),
+        Err(AccountChangeError::LastSuperuser) => {
             return Err(AppError::Conflict("The last superuser cannot be deleted."));
         }
-        Err(DeleteUserError::Db(e)) => return Err(e.into()),
+        Err(AccountChangeError::Db(e)) => return Err(e.into()),
     }
     // The account's own log went with it; the operator log keeps the fact.
     tracing::info!(

@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use super::scope::Scopes;
 use super::tokens;
 use crate::accounts::entity as user;
-use crate::accounts::service::{self, DeleteUserError, SignInAttempt};
+use crate::accounts::service::{self, AccountChangeError, SignInAttempt};
 use crate::error::AppError;
 use crate::security_log::{self, Event, EventKind};
 use crate::sessions::entity::SessionKind;
@@ -446,11 +446,11 @@ async fn delete_user(superuser: Superuser, id: i32, app: AppState<'_>) -> Result
     }
     match service::delete_user(app.db, id).await {
         Ok(()) => Ok(Status::NoContent),
-        Err(DeleteUserError::NotFound) => Err(AppError::NotFound),
-        Err(DeleteUserError::LastSuperuser) => {
+        Err(AccountChangeError::NotFound) => Err(AppError::NotFound),
+        Err(AccountChangeError::LastSuperuser) => {
             Err(AppError::Conflict("The last superuser cannot be deleted."))
         }
-        Err(DeleteUserError::Db(e)) => Err(e.into()),
+        Err(AccountChangeError::Db(e)) => Err(e.into()),
     }
 }
 

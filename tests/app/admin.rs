@@ -547,7 +547,7 @@ async fn a_new_superuser_promotes_someone_who_can_deactivate_but_not_delete() {
 
 #[rocket::async_test]
 async fn the_last_active_superuser_cannot_be_removed_even_by_a_race() {
-    use gatehouse::accounts::service::{self, DeleteUserError};
+    use gatehouse::accounts::service::{self, AccountChangeError};
     let app = admin_app().await;
     with_role(&app, "root", "is_superuser = true").await;
     with_role(&app, "admin", "is_superuser = true").await;
@@ -588,11 +588,11 @@ async fn the_last_active_superuser_cannot_be_removed_even_by_a_race() {
     };
     assert!(matches!(
         service::delete_user(&app.db, last).await,
-        Err(DeleteUserError::LastSuperuser)
+        Err(AccountChangeError::LastSuperuser)
     ));
     assert!(matches!(
         service::set_active(&app.db, last, false, now).await,
-        Err(DeleteUserError::LastSuperuser)
+        Err(AccountChangeError::LastSuperuser)
     ));
     assert!(is_active(&app, if last == root { "root" } else { "admin" }).await);
 }
