@@ -1,0 +1,138 @@
+//! Every page, as a visitor, a user and staff: it fits a 390 px phone
+//! without sideways scrolling, axe-core finds nothing, and a screenshot
+//! at each width lands in `target/screenshots/`.
+
+use std::path::Path;
+
+use super::driver::Chrome;
+use super::{browser_available, next_code, sign_in, sign_out, sign_up, turn_on_two_factor};
+use crate::socket::Served;
+
+const PHONE: u32 = 390;
+const DESKTOP: u32 = 1280;
+
+/// Checks the pages `paths` as whoever `chrome` is signed in as; returns
+/// what is wrong with them.
+async fn check(chrome: &Chrome, served: &Served, who: &str, paths: &[&str]) -> Vec<String> {
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    let mut problems = Vec::new();
+    for path in paths {
+        let name = path.trim_matches('/').replace(['/', '?', '='], "-");
+        let name = if name.is_empty() {
+            "home".to_owned()
+        } else {
+            name
+        };
+        chrome.goto(&served.url(path)).await;
+        chrome.set_width(DESKTOP).await;
+        chrome
+            .screenshot(&shots.join(format!("{who}-{name}-{DESKTOP}.png")))
+            .await;
+        chrome.set_width(PHONE).await;
+        let overflow = chrome.overflow().await;
+        if overflow > 0 {
+            problems.push(format!(
+                "{who} {path}: {overflow} px wider than a {PHONE} px screen"
+            ));
+        }
+        chrome
+            .screenshot(&shots.join(format!("{who}-{name}-{PHONE}.png")))
+            .await;
+        for violation in chrome.axe_violations().await {
+            problems.push(format!("{who} {path}: {violation}"));
+        }
+    }
+    problems
+}
+
+#[rocket::async_test]
+async fn every_page_fits_a_phone_and_passes_axe_signed_out_signed_in_and_as_staff() {
+    if !browser_available() {
+        return;
+    }
+    let served = Served::start().await;
+    let chrome = Chrome::start(DESKTOP).await;
+    let mut problems = check(
+        &chrome,
+        &served,
+        "visitor",
+        &["/", "/login", "/signup", "/no-such-page"],
+    )
+    .await;
+
+    // A user with a long name, some history, a key and two sessions.
+    let user = "a_rather_long_username_here";
+    sign_up(&chrome, &served, user).await;
+    let other = served.browser();
+    let login = served
+        .submit(
+            &other,
+            "/login",
+            "/login",
+            &[("login", user), ("password", "not the password")],
+        )
+        .await;
+    assert_eq!(login.status(), 401);
+    served
+        .submit(
+            &other,
+            "/login",
+            "/login",
+            &[("login", user), ("password", crate::helpers::PASSWORD)],
+        )
+        .await;
+    chrome.goto(&served.url("/account/api-keys")).await;
+    chrome.type_into("#name", "nightly backup script").await;
+    chrome.click("#scope-read").await;
+    chrome
+        .click("form[action='/account/api-keys'] button[type=submit]")
+        .await;
+    problems.extend(
+        check(
+            &chrome,
+            &served,
+            "user",
+            &[
+                "/",
+                "/account",
+                "/account/2fa",
+                "/account/sessions",
+                "/account/api-keys",
+                "/account/security",
+                "/account/linked",
+                "/members",
+                "/admin",
+                "/no-such-page",
+            ],
+        )
+        .await,
+    );
+
+    // Staff with two-factor authentication, as staff must have.
+    let secret = turn_on_two_factor(&chrome, &served).await;
+    served
+        .execute(&format!(
+            "UPDATE users SET is_staff = true WHERE username = '{user}'"
+        ))
+        .await;
+    sign_out(&chrome).await;
+    sign_in(&chrome, &served, user).await;
+    chrome.type_into("#code", &next_code(&secret)).await;
+    chrome.click("form[action='/login/2fa'] button").await;
+    problems.extend(
+        check(
+            &chrome,
+            &served,
+            "staff",
+            &[
+                "/account/2fa",
+                "/admin",
+                "/admin/users",
+                "/admin/users/1",
+                "/admin/users?q=zzz",
+            ],
+        )
+        .await,
+    );
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
