@@ -1,6 +1,8 @@
-//! `/account/api-keys`: list, create (the key is shown once) and revoke.
+//! `/account/api-keys`: list, create (the key is shown once, on the page
+//! after the redirect) and revoke.
 
 use rocket::form::FromForm;
+use rocket::http::CookieJar;
 use rocket::response::{Flash, Redirect};
 use rocket::{get, post, routes, uri};
 use rocket_dyn_templates::Template;
@@ -19,6 +21,7 @@ use crate::state::AppState;
 use crate::web::client::ClientInfo;
 use crate::web::csrf::{CsrfForm, NoFields};
 use crate::web::forms::{FormErrors, FormResponse};
+use crate::web::handoff;
 use crate::web::page::Page;
 
 pub fn routes() -> Vec<rocket::Route> {
@@ -29,6 +32,15 @@ pub fn routes() -> Vec<rocket::Route> {
 const MAX_KEYS_PER_USER: u64 = 50;
 const MAX_NAME_LEN: usize = 64;
 const EXPIRY_CHOICES: [i64; 3] = [30, 90, 365];
+/// The handoff carrying a new key to the page after the redirect.
+const NEW_KEY: &str = "api_key";
+
+/// A key just made, on its way to being shown once.
+#[derive(Serialize, serde::Deserialize)]
+struct NewKey {
+    name: String,
+    key: String,
+}
 
 #[derive(FromForm)]
 pub struct CreateKeyForm<'r> {
@@ -117,8 +129,16 @@ async fn keys_page(
     current: CurrentUser,
     page: Page<'_>,
     app: AppState<'_>,
+    cookies: &CookieJar<'_>,
 ) -> Result<Template, AppError> {
-    render(&page, &app, current.user.id, json!({})).await
+    let user_id = current.user.id;
+    let made: Option<NewKey> =
+        handoff::take(cookies, app.config, app.clock.now(), user_id, NEW_KEY);
+    let extra = made.map_or_else(
+        || json!({}),
+        |made| json!({ "new_key": made.key, "new_key_name": made.name }),
+    );
+    render(&page, &app, user_id, extra).await
 }
 
 #[post("/account/api-keys", data = "<form>")]
@@ -128,6 +148,7 @@ async fn create_key(
     page: Page<'_>,
     app: AppState<'_>,
     client: ClientInfo,
+    cookies: &CookieJar<'_>,
 ) -> Result<FormResponse, AppError> {
     let form = form.0;
     let user_id = current.user.id;
@@ -141,7 +162,7 @@ async fn create_key(
     }
     let scopes = errors.check(
         "scopes",
-        Scopes::from_names(form.scopes.iter().copied()).ok_or("Choose `read`, `write` or both."),
+        Scopes::from_names(form.scopes.iter().copied()).ok_or("Choose read, write or both."),
     );
     let expires_days = match form.expires_days {
         "" | "none" => None,
@@ -185,10 +206,15 @@ async fn create_key(
     let event = Event::new(user_id, EventKind::ApiKeyCreated, &client)
         .detail(json!({ "name": name, "key": new_key.prefix, "scopes": scopes.to_string() }));
     security_log::record(app.db, now, event).await;
-    let extra = json!({ "new_key": new_key.key, "new_key_name": name });
-    Ok(FormResponse::Created(
-        render(&page, &app, user_id, extra).await?,
-    ))
+    let made = NewKey {
+        name: name.to_owned(),
+        key: new_key.key,
+    };
+    handoff::put(cookies, app.config, now, user_id, NEW_KEY, made);
+    Ok(FormResponse::Redirect(Flash::success(
+        Redirect::to(uri!(keys_page)),
+        "Your key was created.",
+    )))
 }
 
 #[post("/account/api-keys/<id>/revoke", data = "<_form>")]

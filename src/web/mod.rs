@@ -4,6 +4,7 @@
 pub mod client;
 pub mod csrf;
 pub mod forms;
+pub mod handoff;
 pub mod headers;
 pub mod page;
 pub mod time;

@@ -316,7 +316,7 @@ async fn each_action_appears_in_the_security_log_with_its_address() {
             &[("name", "ci"), ("scopes", "read"), ("expires_days", "30")],
         )
         .await
-        .assert_status(Status::Created);
+        .assert_redirect("/account/api-keys");
     from(5);
     browser
         .submit("/account/api-keys/1/revoke", &[])

@@ -220,12 +220,14 @@ async fn deactivation_ends_sessions_and_blocks_sign_in_and_api_keys() {
     let app = admin_app().await;
     let staff = with_role(&app, "staffer", "is_staff = true").await;
     let target = app.signed_up("target").await;
-    let response = target
+    target
         .submit(
             "/account/api-keys",
             &[("name", "k"), ("scopes", "read"), ("expires_days", "30")],
         )
-        .await;
+        .await
+        .assert_redirect("/account/api-keys");
+    let response = target.get("/account/api-keys").await;
     let marker = r#"<code id="new-api-key" class="secret">"#;
     let start = response.body.find(marker).unwrap() + marker.len();
     let key = response.body[start..start + 52].to_owned();

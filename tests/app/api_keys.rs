@@ -16,8 +16,11 @@ async fn create_key(
 ) -> String {
     let mut fields = vec![("name", name), ("expires_days", expires_days)];
     fields.extend(scopes.iter().map(|scope| ("scopes", *scope)));
-    let response = browser.submit("/account/api-keys", &fields).await;
-    response.assert_status(Status::Created);
+    browser
+        .submit("/account/api-keys", &fields)
+        .await
+        .assert_redirect("/account/api-keys");
+    let response = browser.get("/account/api-keys").await;
     let marker = r#"<code id="new-api-key" class="secret">"#;
     let start = response.body.find(marker).expect("the new key is shown") + marker.len();
     let end = response.body[start..].find('<').unwrap();
@@ -207,7 +210,7 @@ async fn the_key_form_validates_and_needs_its_csrf_token() {
         .await;
     invalid.assert_status(Status::UnprocessableEntity);
     assert!(invalid.body.contains("Give the key a name"));
-    assert!(invalid.body.contains("Choose `read`, `write` or both."));
+    assert!(invalid.body.contains("Choose read, write or both."));
     assert!(invalid.body.contains("Choose 30, 90 or 365 days"));
 
     browser

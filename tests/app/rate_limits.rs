@@ -187,12 +187,14 @@ async fn api_key_failures_are_limited_per_address() {
         .spawn()
         .await;
     let browser = app.signed_up("alice").await;
-    let response = browser
+    browser
         .submit(
             "/account/api-keys",
             &[("name", "k"), ("scopes", "read"), ("expires_days", "30")],
         )
-        .await;
+        .await
+        .assert_redirect("/account/api-keys");
+    let response = browser.get("/account/api-keys").await;
     let marker = r#"<code id="new-api-key" class="secret">"#;
     let start = response.body.find(marker).unwrap() + marker.len();
     let key = response.body[start..start + 52].to_owned();

@@ -180,8 +180,9 @@ async fn an_api_key_and_a_token_work_from_a_script_until_revoked() {
             &[("name", "laptop"), ("scopes", "read"), ("scopes", "write")],
         )
         .await;
-    assert_eq!(created.status(), 201);
-    let page = created.text().await.unwrap();
+    assert_eq!(created.status(), 303);
+    assert_eq!(location(&created), "/account/api-keys");
+    let page = served.page(&browser, "/account/api-keys").await;
     let start = page.find(r#"id="new-api-key" class="secret">"#).unwrap();
     let key: String = page[start..]
         .split_once('>')

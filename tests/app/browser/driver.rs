@@ -224,6 +224,26 @@ impl Chrome {
             .await;
     }
 
+    /// Clicks the button `css` selects and waits for the page its form
+    /// leads to.
+    pub async fn submit(&self, css: &str) {
+        self.run("window.__before_submit = true;", json!([])).await;
+        self.click(css).await;
+        for _ in 0..200 {
+            let loaded = self
+                .run(
+                    "return window.__before_submit === undefined && document.readyState === 'complete';",
+                    json!([]),
+                )
+                .await;
+            if loaded.as_bool() == Some(true) {
+                return;
+            }
+            rocket::tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("submitting {css} led nowhere");
+    }
+
     /// Runs `script` (a function body; `arguments` holds `args`).
     pub async fn run(&self, script: &str, args: Value) -> Value {
         self.session_call(

@@ -16,7 +16,7 @@ async fn sign_up_shows_every_problem_at_once_then_succeeds() {
     chrome.type_into("#email", "not-an-email").await;
     chrome.type_into("#password", "short").await;
     chrome
-        .click("form[action='/signup'] button[type=submit]")
+        .submit("form[action='/signup'] button[type=submit]")
         .await;
     let summary = chrome.text(".error-summary").await;
     for field in ["username", "email", "password"] {
@@ -62,6 +62,16 @@ async fn two_factor_sign_in_an_api_key_a_session_and_staff_deactivating_a_user()
 
     // Alice signs up, turns on 2FA, and signs in again with a code.
     sign_up(&chrome, &served, "alice").await;
+    // Alice is also signed in in a second browser.
+    let other = served.browser();
+    served
+        .submit(
+            &other,
+            "/login",
+            "/login",
+            &[("login", "alice"), ("password", crate::helpers::PASSWORD)],
+        )
+        .await;
     let secret = turn_on_two_factor(&chrome, &served).await;
     chrome
         .goto(&served.url("/account/2fa/recovery-codes"))
@@ -74,15 +84,15 @@ async fn two_factor_sign_in_an_api_key_a_session_and_staff_deactivating_a_user()
     sign_in(&chrome, &served, "alice").await;
     assert!(chrome.url().await.ends_with("/login/2fa"));
     chrome.type_into("#code", &next_code(&secret)).await;
-    chrome.click("form[action='/login/2fa'] button").await;
+    chrome.submit("form[action='/login/2fa'] button").await;
     assert!(chrome.url().await.ends_with("/account"));
 
     // An API key: shown once after the redirect, then revoked.
     chrome.goto(&served.url("/account/api-keys")).await;
     chrome.type_into("#name", "backup").await;
-    chrome.click("#scope-read").await;
+    chrome.click("#scope-write").await;
     chrome
-        .click("form[action='/account/api-keys'] button[type=submit]")
+        .submit("form[action='/account/api-keys'] button[type=submit]")
         .await;
     let key = chrome.text("#new-api-key").await;
     assert!(key.starts_with("gk_"), "the new key is shown: {key:?}");
@@ -96,7 +106,12 @@ async fn two_factor_sign_in_an_api_key_a_session_and_staff_deactivating_a_user()
     assert_eq!(me.status(), 200);
     chrome.goto(&served.url("/account/api-keys")).await;
     assert_eq!(chrome.text("#new-api-key").await, "", "shown only once");
-    chrome.click("form[action$='/revoke'] button").await;
+    chrome.submit("form[action$='/revoke'] button").await;
+    assert!(
+        chrome.text(".flash").await.contains("revoked"),
+        "{}",
+        chrome.text("main").await
+    );
     let me = api
         .get(served.url("/api/v1/me"))
         .header("X-API-Key", &key)
@@ -105,19 +120,10 @@ async fn two_factor_sign_in_an_api_key_a_session_and_staff_deactivating_a_user()
         .unwrap();
     assert_eq!(me.status(), 401);
 
-    // A second browser signs in; Alice ends that session.
-    let other = served.browser();
-    served
-        .submit(
-            &other,
-            "/login",
-            "/login",
-            &[("login", "alice"), ("password", crate::helpers::PASSWORD)],
-        )
-        .await;
+    // Alice ends the session of the other browser.
     chrome.goto(&served.url("/account/sessions")).await;
     chrome
-        .click("tr:not([aria-current]) form[action$='/revoke'] button")
+        .submit("tr:not([aria-current]) form[action$='/revoke'] button")
         .await;
     assert!(chrome.text(".flash").await.contains("ended"));
     let account = other.get(served.url("/account")).send().await.unwrap();
@@ -128,9 +134,9 @@ async fn two_factor_sign_in_an_api_key_a_session_and_staff_deactivating_a_user()
         .execute("UPDATE users SET is_staff = true WHERE username = 'alice'")
         .await;
     chrome.goto(&served.url("/admin/users?q=bob")).await;
-    chrome.click("td a").await;
+    chrome.submit("td a").await;
     chrome
-        .click("form[action$='/active'] button[type=submit]")
+        .submit("form[action$='/active'] button[type=submit]")
         .await;
     assert_eq!(chrome.text("#admin-user-status").await, "Deactivated");
     let account = bob.get(served.url("/account")).send().await.unwrap();

@@ -41,7 +41,7 @@ async fn sign_up(chrome: &Chrome, served: &Served, username: &str) {
         .type_into("#password", crate::helpers::PASSWORD)
         .await;
     chrome
-        .click("form[action='/signup'] button[type=submit]")
+        .submit("form[action='/signup'] button[type=submit]")
         .await;
     assert!(
         chrome.url().await.ends_with("/account"),
@@ -56,12 +56,12 @@ async fn sign_in(chrome: &Chrome, served: &Served, login: &str) {
         .type_into("#password", crate::helpers::PASSWORD)
         .await;
     chrome
-        .click("form[action='/login'] button[type=submit]")
+        .submit("form[action='/login'] button[type=submit]")
         .await;
 }
 
 async fn sign_out(chrome: &Chrome) {
-    chrome.click("form[action='/logout'] button").await;
+    chrome.submit("form[action='/logout'] button").await;
 }
 
 /// Turns on two-factor authentication from the settings pages; returns
@@ -69,7 +69,7 @@ async fn sign_out(chrome: &Chrome) {
 async fn turn_on_two_factor(chrome: &Chrome, served: &Served) -> String {
     chrome.goto(&served.url("/account/2fa")).await;
     chrome
-        .click("form[action='/account/2fa/setup'] button")
+        .submit("form[action='/account/2fa/setup'] button")
         .await;
     assert!(chrome.url().await.ends_with("/account/2fa/setup"));
     let secret = chrome.text("#totp-secret").await;
@@ -78,7 +78,7 @@ async fn turn_on_two_factor(chrome: &Chrome, served: &Served) -> String {
         .type_into("#code", &crate::two_factor::code(&secret, now))
         .await;
     chrome
-        .click("form[action='/account/2fa/confirm'] button")
+        .submit("form[action='/account/2fa/confirm'] button")
         .await;
     assert!(
         chrome.url().await.ends_with("/account/2fa/recovery-codes"),

@@ -83,9 +83,9 @@ async fn every_page_fits_a_phone_and_passes_axe_signed_out_signed_in_and_as_staf
         .await;
     chrome.goto(&served.url("/account/api-keys")).await;
     chrome.type_into("#name", "nightly backup script").await;
-    chrome.click("#scope-read").await;
+    chrome.click("#scope-write").await;
     chrome
-        .click("form[action='/account/api-keys'] button[type=submit]")
+        .submit("form[action='/account/api-keys'] button[type=submit]")
         .await;
     problems.extend(
         check(
@@ -118,7 +118,7 @@ async fn every_page_fits_a_phone_and_passes_axe_signed_out_signed_in_and_as_staf
     sign_out(&chrome).await;
     sign_in(&chrome, &served, user).await;
     chrome.type_into("#code", &next_code(&secret)).await;
-    chrome.click("form[action='/login/2fa'] button").await;
+    chrome.submit("form[action='/login/2fa'] button").await;
     problems.extend(
         check(
             &chrome,
