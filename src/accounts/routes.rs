@@ -92,6 +92,24 @@ fn login_page(next: Option<&str>, page: Page<'_>) -> Either<Redirect, Template> 
     ))
 }
 
+/// The sign-in form again, refused with `message`.
+fn refused(
+    page: &Page<'_>,
+    form: &LoginForm<'_>,
+    next: Option<&str>,
+    message: &str,
+) -> FormResponse {
+    let mut errors = FormErrors::default();
+    errors.add("login", message);
+    FormResponse::Refused(page.render(
+        "accounts/login",
+        json!({
+            "values": { "login": form.login.trim(), "next": next.unwrap_or(""), "remember": form.remember },
+            "errors": errors,
+        }),
+    ))
+}
+
 #[post("/login", data = "<form>")]
 async fn login(
     form: CsrfForm<LoginForm<'_>>,
@@ -103,34 +121,33 @@ async fn login(
     let form = form.0;
     let now = app.clock.now();
     let next = safe_next(form.next);
-    let user = match service::sign_in_with_password(&app, &client, form.login, form.password)
-        .await?
-    {
-        SignInAttempt::Success(user) => user,
-        SignInAttempt::Limited { retry_after } => {
-            return Err(AppError::TooManyRequests { retry_after });
-        }
-        SignInAttempt::Failed { account } => {
-            if let Some(account) = account {
-                security_log::record(
-                    app.db,
-                    now,
-                    Event::new(account.id, EventKind::SignInFailed, &client)
-                        .detail(json!({ "method": "password" })),
-                )
-                .await;
+    let user =
+        match service::sign_in_with_password(&app, &client, form.login, form.password).await? {
+            SignInAttempt::Success(user) => user,
+            SignInAttempt::Limited { retry_after } => {
+                return Err(AppError::TooManyRequests { retry_after });
             }
-            let mut errors = FormErrors::default();
-            errors.add("login", "Incorrect username, email or password.");
-            return Ok(FormResponse::Refused(page.render(
-                "accounts/login",
-                json!({
-                    "values": { "login": form.login.trim(), "next": next.unwrap_or(""), "remember": form.remember },
-                    "errors": errors,
-                }),
-            )));
-        }
-    };
+            SignInAttempt::Deactivated => {
+                return Ok(refused(&page, &form, next, service::DEACTIVATED));
+            }
+            SignInAttempt::Failed { account } => {
+                if let Some(account) = account {
+                    security_log::record(
+                        app.db,
+                        now,
+                        Event::new(account.id, EventKind::SignInFailed, &client)
+                            .detail(json!({ "method": "password" })),
+                    )
+                    .await;
+                }
+                return Ok(refused(
+                    &page,
+                    &form,
+                    next,
+                    "Incorrect username, email or password.",
+                ));
+            }
+        };
     if user.has_two_factor() {
         // No session yet: the second factor comes first.
         crate::two_factor::pending::begin(

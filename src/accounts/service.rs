@@ -93,6 +93,9 @@ pub async fn register(
     }
 }
 
+/// What a deactivated account is told once it gave the right password.
+pub const DEACTIVATED: &str = "This account has been deactivated by staff. Contact the site's administrators to have it reactivated.";
+
 /// What a password sign-in attempt came to.
 pub enum SignInAttempt {
     Success(user::Model),
@@ -106,6 +109,9 @@ pub enum SignInAttempt {
     Limited {
         retry_after: u64,
     },
+    /// The right password for an account staff deactivated: told only to
+    /// whoever knows the password, and not counted as a failure.
+    Deactivated,
 }
 
 /// The failed-sign-in counters of an account (or typed login) and address.
@@ -233,10 +239,7 @@ pub async fn sign_in_with_password(
     if let Some(retry_after) = app.limiter.check(now, &counters).await? {
         return Ok(SignInAttempt::Limited { retry_after });
     }
-    let stored = user
-        .as_ref()
-        .filter(|u| u.is_active)
-        .and_then(|u| u.password_hash.clone());
+    let stored = user.as_ref().and_then(|u| u.password_hash.clone());
     let verified = match Password::for_sign_in(password) {
         Some(password) => app
             .hasher
@@ -249,6 +252,9 @@ pub async fn sign_in_with_password(
         app.limiter.hit(now, &counters).await?;
         return Ok(SignInAttempt::Failed { account: user });
     };
+    if !user.is_active {
+        return Ok(SignInAttempt::Deactivated);
+    }
     if stored.is_some_and(|hash| app.hasher.needs_rehash(&hash)) {
         let rehashed = app.hasher.hash(&password).await?;
         set_password_hash(app.db, user.id, rehashed, now).await?;

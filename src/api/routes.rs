@@ -162,6 +162,9 @@ async fn token(
         SignInAttempt::Limited { retry_after } => {
             return Err(AppError::TooManyRequests { retry_after });
         }
+        SignInAttempt::Deactivated => {
+            return Ok(token_error("invalid_grant", service::DEACTIVATED));
+        }
         SignInAttempt::Failed { account } => {
             if let Some(account) = account {
                 let event = Event::new(account.id, EventKind::SignInFailed, &client)

@@ -360,13 +360,32 @@ async fn a_deactivated_user_cannot_sign_in_and_is_signed_out_at_once() {
         .await;
 
     assert!(!browser.is_signed_in().await);
-    let again = app.browser().login("alice", PASSWORD).await;
-    again.assert_status(Status::Unauthorized);
+    let guesser = app.browser();
+    let wrong = guesser.login("alice", "not the password").await;
+    wrong.assert_status(Status::Unauthorized);
     assert!(
-        again
+        wrong
             .body
             .contains("Incorrect username, email or password.")
     );
+    assert!(
+        !wrong.body.contains("deactivated"),
+        "only with the password"
+    );
+
+    // The right password is told why, and is not counted as a failure:
+    // five of them do not lock the account.
+    for _ in 0..6 {
+        let again = app.browser().login("alice", PASSWORD).await;
+        again.assert_status(Status::Unauthorized);
+        assert!(again.body.contains("This account has been deactivated"));
+    }
+    app.execute("UPDATE users SET is_active = true WHERE username = 'alice'")
+        .await;
+    app.browser()
+        .login("alice", PASSWORD)
+        .await
+        .assert_redirect("/account");
 }
 
 #[rocket::async_test]
