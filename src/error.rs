@@ -9,9 +9,18 @@ use rocket::http::{ContentType, Header, Status};
 use rocket::request::Request;
 use rocket::response::{self, Flash, Redirect, Responder, Response};
 use rocket::{Catcher, catcher};
-use rocket_dyn_templates::{Template, context};
+use rocket_dyn_templates::Template;
 
 use crate::config::AppConfig;
+
+/// What an error page shares with every other page (the signed-in header,
+/// the CSRF token of its sign-out form), supplied by the web layer when it
+/// builds the app: `prepare` finds out who is calling before a catcher
+/// renders, `context` gives the template keys.
+pub struct PageChrome {
+    pub prepare: for<'r> fn(&'r Request<'_>) -> catcher::BoxFuture<'r, ()>,
+    pub context: fn(&Request<'_>) -> serde_json::Map<String, serde_json::Value>,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -188,19 +197,30 @@ fn render_error(
     if let Some(to) = detail.redirect {
         return Flash::error(Redirect::to(to), message.to_owned()).respond_to(req);
     }
-    let site_name = req
-        .rocket()
-        .state::<AppConfig>()
-        .map_or("Gatehouse", |c| c.site_name.as_str());
-    let page = Template::render(
-        "errors/error",
-        context! {
-            site_name,
-            status: status.code,
-            title: status.reason_lossy(),
-            message,
-        },
+    let mut context = match req.rocket().state::<PageChrome>() {
+        Some(chrome) => (chrome.context)(req),
+        None => serde_json::Map::new(),
+    };
+    if !context.contains_key("site_name") {
+        let site_name = req
+            .rocket()
+            .state::<AppConfig>()
+            .map_or("Gatehouse", |c| c.site_name.as_str());
+        context.insert("site_name".into(), site_name.into());
+    }
+    let retry_after = detail
+        .retry_after
+        .filter(|_| status == Status::TooManyRequests);
+    context.insert(
+        "error".into(),
+        serde_json::json!({
+            "status": status.code,
+            "title": title(status),
+            "message": message,
+            "retry_after": retry_after.map(wait_text),
+        }),
     );
+    let page = Template::render("errors/error", serde_json::Value::Object(context));
     match page.respond_to(req) {
         Ok(mut response) => {
             response.set_status(status);
@@ -215,6 +235,34 @@ fn render_error(
     }
 }
 
+/// The page's heading: what happened, in a few plain words.
+fn title(status: Status) -> &'static str {
+    match status.code {
+        400 => "That request did not make sense",
+        403 => "Not allowed",
+        404 => "Page not found",
+        405 => "Not allowed here",
+        409 => "That clashes with something",
+        413 => "Too much at once",
+        415 => "Not a form this page takes",
+        422 => "That could not be used",
+        429 => "Too many attempts",
+        502 => "A service we rely on failed",
+        503 => "Unavailable for a moment",
+        _ => "Something went wrong",
+    }
+}
+
+/// `Retry-After` seconds as a person reads them.
+fn wait_text(seconds: u64) -> String {
+    match seconds {
+        0..=1 => "in a second".to_owned(),
+        2..=90 => format!("in {seconds} seconds"),
+        91..=5399 => format!("in {} minutes", seconds.div_ceil(60)),
+        _ => format!("in {} hours", seconds.div_ceil(3600)),
+    }
+}
+
 fn stock_message(status: Status) -> &'static str {
     match status.code {
         400 => "The request could not be understood.",
@@ -225,7 +273,7 @@ fn stock_message(status: Status) -> &'static str {
         413 => "The request is too large.",
         415 => "That content type is not supported here.",
         422 => "The submitted data could not be processed.",
-        429 => "Too many requests. Wait a little and try again.",
+        429 => "Too many attempts in a short time.",
         502 => "An upstream service failed. Try again later.",
         503 => "The service is unavailable right now. Try again shortly.",
         _ => "Something went wrong on our side. Try again later.",
@@ -250,7 +298,14 @@ fn api_error_code(status: Status) -> &'static str {
 }
 
 fn handle<'r>(status: Status, req: &'r Request<'_>) -> catcher::BoxFuture<'r> {
-    Box::pin(async move { error_response(req, status, None) })
+    Box::pin(async move {
+        if let Some(chrome) = req.rocket().state::<PageChrome>()
+            && !is_api(req)
+        {
+            (chrome.prepare)(req).await;
+        }
+        error_response(req, status, None)
+    })
 }
 
 /// One catcher for every status, registered at `/`.

@@ -58,6 +58,7 @@ pub fn rocket(figment: rocket::figment::Figment) -> Rocket<Build> {
         .attach(rocket_dyn_templates::Template::fairing())
         .attach(web::headers::SecurityHeaders)
         .register("/", error::catchers())
+        .manage(web::page::error_chrome())
         .mount("/", home::routes())
         .mount("/", accounts::routes())
         .mount("/", sessions::routes())

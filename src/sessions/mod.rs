@@ -102,6 +102,15 @@ pub async fn current<'r>(req: &'r Request<'_>) -> Result<Option<&'r Authenticate
     }
 }
 
+/// The user this request was found to be signed in as, if [`current`]
+/// already ran for it (an error page cannot wait for a lookup).
+pub fn already_found<'r>(req: &'r Request<'_>) -> Option<&'r user::Model> {
+    match req.local_cache(|| Lookup::Anonymous) {
+        Lookup::Found(auth) => Some(&auth.user),
+        _ => None,
+    }
+}
+
 async fn from_cookie(req: &Request<'_>) -> Result<Option<Authenticated>, DbErr> {
     let rocket = req.rocket();
     let (Some(config), Some(db), Some(clock)) = (

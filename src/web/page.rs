@@ -61,6 +61,58 @@ impl<'r> FromRequest<'r> for Page<'r> {
     }
 }
 
+/// The keys every page's layout needs: `site_name`, `user`, `csrf_token`
+/// and `oauth_providers`.
+fn shared(
+    map: &mut Map<String, Value>,
+    config: &AppConfig,
+    user: Option<&user::Model>,
+    csrf: &CsrfToken,
+) {
+    map.insert("site_name".into(), config.site_name.clone().into());
+    map.insert("csrf_token".into(), csrf.as_str().into());
+    let providers: Vec<Value> = config
+        .oauth
+        .iter()
+        .map(|p| serde_json::json!({ "name": p.name, "display_name": p.display_name }))
+        .collect();
+    map.insert("oauth_providers".into(), providers.into());
+    let user = user.map(|u| UserView {
+        id: u.id,
+        username: &u.username,
+        email: &u.email,
+        is_member: u.is_member,
+        is_staff: u.is_staff || u.is_superuser,
+        is_superuser: u.is_superuser,
+    });
+    map.insert(
+        "user".into(),
+        serde_json::to_value(user).unwrap_or(Value::Null),
+    );
+}
+
+/// Error pages in the site's layout, with the signed-in header: what
+/// `error` needs from this layer, handed over at launch.
+pub fn error_chrome() -> crate::error::PageChrome {
+    crate::error::PageChrome {
+        prepare: |req| {
+            Box::pin(async move {
+                // Failing lookups leave the visitor anonymous here.
+                let _ = crate::sessions::current(req).await;
+            })
+        },
+        context: |req| {
+            let mut map = Map::new();
+            if let Some(config) = req.rocket().state::<AppConfig>() {
+                let csrf = CsrfToken::of(req.cookies(), config);
+                let user = crate::sessions::already_found(req);
+                shared(&mut map, config, user, &csrf);
+            }
+            map
+        },
+    }
+}
+
 impl Page<'_> {
     /// Renders `template` with `context` plus the shared keys: `site_name`,
     /// `user`, `csrf_token`, `flash` and `oauth_providers`.
@@ -69,27 +121,7 @@ impl Page<'_> {
             Ok(Value::Object(map)) => map,
             _ => Map::new(),
         };
-        map.insert("site_name".into(), self.config.site_name.clone().into());
-        map.insert("csrf_token".into(), self.csrf.as_str().into());
-        let providers: Vec<Value> = self
-            .config
-            .oauth
-            .iter()
-            .map(|p| serde_json::json!({ "name": p.name, "display_name": p.display_name }))
-            .collect();
-        map.insert("oauth_providers".into(), providers.into());
-        let user = self.user.map(|u| UserView {
-            id: u.id,
-            username: &u.username,
-            email: &u.email,
-            is_member: u.is_member,
-            is_staff: u.is_staff || u.is_superuser,
-            is_superuser: u.is_superuser,
-        });
-        map.insert(
-            "user".into(),
-            serde_json::to_value(user).unwrap_or(Value::Null),
-        );
+        shared(&mut map, self.config, self.user, &self.csrf);
         if let Some((kind, message)) = &self.flash {
             map.insert(
                 "flash".into(),

@@ -42,7 +42,15 @@ async fn five_failures_lock_an_account_even_for_the_right_password() {
     let locked = browser.login("alice", PASSWORD).await;
 
     let retry = assert_limited(&locked);
-    assert!(locked.body.contains("Too many requests"));
+    assert!(locked.body.contains("<h1>Too many attempts</h1>"));
+    let minutes = (retry + 59) / 60;
+    assert!(
+        locked
+            .body
+            .contains(&format!("You can try again in {minutes} minutes.")),
+        "the page tells when, from Retry-After {retry}: {}",
+        locked.body
+    );
     assert!(!browser.is_signed_in().await);
 
     app.clock.advance(Duration::seconds(retry));
