@@ -507,11 +507,11 @@ pub async fn finish_sign_in(
     if let Some(latest) = failures.first() {
         let from = latest.ip.as_deref().unwrap_or("an unknown address");
         let attempts = match failures.len() {
-            1 => "1 failed attempt".to_owned(),
-            n => format!("{n} failed attempts"),
+            1 => "was 1 failed attempt".to_owned(),
+            n => format!("were {n} failed attempts"),
         };
         greeting.push_str(&format!(
-            " Since your last sign-in there were {attempts} to sign in to your account, the latest from {from}. If that was not you, see your security log."
+            " Since your last sign-in there {attempts} to sign in to your account, the latest from {from}. If that was not you, see your security log."
         ));
     }
     Ok(greeting)

@@ -9,6 +9,7 @@
 
 pub mod entity;
 pub mod routes;
+mod sentence;
 
 use sea_orm::{ActiveModelTrait as _, DatabaseConnection, Set};
 use serde_json::Value;

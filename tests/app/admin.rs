@@ -256,7 +256,7 @@ async fn deactivation_ends_sessions_and_blocks_sign_in_and_api_keys() {
     assert!(
         page.contains("Deactivated") && page.contains("data-event-kind=\"account_deactivated\"")
     );
-    assert!(page.contains("by: staffer"));
+    assert!(page.contains("Account deactivated by staffer"));
 
     staff
         .submit(&format!("/admin/users/{id}/active"), &[("active", "true")])
