@@ -305,7 +305,7 @@ fn content_security_policy(providers: &[crate::oauth::providers::Provider]) -> S
         }
     }
     format!(
-        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action {}; \
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action {}; \
          frame-ancestors 'none'; base-uri 'none'",
         form_action.join(" ")
     )

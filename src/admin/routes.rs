@@ -344,8 +344,12 @@ async fn delete_user(
     let actor = &superuser.0.user;
     may_act_on(actor, &account)?;
     if form.0.confirm != account.username {
-        return Err(AppError::BadRequest(
-            "To delete an account, type its username exactly to confirm.",
+        return Ok(Flash::error(
+            Redirect::to(uri!(user_detail(id))),
+            format!(
+                "Nothing was deleted: to delete the account, type its username, {}, exactly.",
+                account.username
+            ),
         ));
     }
     match service::delete_user(app.db, id).await {

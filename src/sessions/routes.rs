@@ -64,12 +64,14 @@ async fn render(
 ) -> Result<Template, AppError> {
     let now = app.clock.now();
     let current_id = current.session().map(|s| s.id);
-    let sessions: Vec<SessionView> =
+    let mut sessions: Vec<SessionView> =
         store::list_live_for_user(app.db, app.config, now, current.user.id)
             .await?
             .into_iter()
             .map(|s| view(s, current_id, now))
             .collect();
+    // This device first; the others stay most recently active first.
+    sessions.sort_by_key(|s| !s.current);
     Ok(page.render(
         "sessions/sessions",
         json!({

@@ -257,9 +257,9 @@ async fn disable(
     let account = &current.user;
     let mut errors = FormErrors::default();
     if !account.has_two_factor() {
-        errors.add("code", "Two-factor authentication is not on.");
+        errors.add("disable_code", "Two-factor authentication is not on.");
     } else if !confirm_password(&app, &client, account, form.0.password).await? {
-        errors.add("password", "That password is not correct.");
+        errors.add("disable_password", "That password is not correct.");
     } else {
         match service::verify(&app, account, form.0.code).await? {
             Some(factor) => {
@@ -278,7 +278,10 @@ async fn disable(
             }
             None => {
                 count_sign_in_failure(&app, &client, account).await?;
-                errors.add("code", "That code is not valid (or was already used).");
+                errors.add(
+                    "disable_code",
+                    "That code is not valid (or was already used).",
+                );
             }
         }
     }
