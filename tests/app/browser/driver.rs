@@ -163,11 +163,13 @@ impl Chrome {
             .await
     }
 
-    /// Sets the viewport to `width` CSS pixels, as a phone or a desktop.
+    /// Sets the viewport to `width` CSS pixels. Not as a "mobile" device:
+    /// that would let Chromium zoom out to fit a page that is too wide,
+    /// hiding the very sideways scrolling the tests look for.
     pub async fn set_width(&self, width: u32) {
         self.cdp(
             "Emulation.setDeviceMetricsOverride",
-            json!({ "width": width, "height": 900, "deviceScaleFactor": 1, "mobile": width < 600 }),
+            json!({ "width": width, "height": 900, "deviceScaleFactor": 1, "mobile": false }),
         )
         .await;
     }
@@ -195,14 +197,28 @@ impl Chrome {
     }
 
     pub async fn find(&self, css: &str) -> String {
+        self.find_by("css selector", css).await
+    }
+
+    async fn find_by(&self, using: &str, value: &str) -> String {
         let found = self
             .session_call(
                 "POST",
                 "/element",
-                json!({ "using": "css selector", "value": css }),
+                json!({ "using": using, "value": value }),
             )
             .await;
         found[ELEMENT].as_str().expect("an element").to_owned()
+    }
+
+    /// Clicks the `tag` element whose text contains `text`, e.g. a
+    /// `<summary>` that opens a second step.
+    pub async fn click_text(&self, tag: &str, text: &str) {
+        let element = self
+            .find_by("xpath", &format!("//{tag}[contains(., '{text}')]"))
+            .await;
+        self.session_call("POST", &format!("/element/{element}/click"), json!({}))
+            .await;
     }
 
     /// Types `text` into the field `css` selects, as a person would.

@@ -135,6 +135,7 @@ async fn two_factor_sign_in_an_api_key_a_session_and_staff_deactivating_a_user()
         .await;
     chrome.goto(&served.url("/admin/users?q=bob")).await;
     chrome.submit("td a").await;
+    chrome.click_text("summary", "Deactivate").await;
     chrome
         .submit("form[action$='/active'] button[type=submit]")
         .await;

@@ -52,6 +52,17 @@ async fn every_page_fits_a_phone_and_passes_axe_signed_out_signed_in_and_as_staf
     }
     let served = Served::start().await;
     let chrome = Chrome::start(DESKTOP).await;
+    // The checks themselves work: a page with faults is caught.
+    chrome
+        .goto("data:text/html,<html><body><img src='x'><div style='width:900px'>wide</div></body></html>")
+        .await;
+    chrome.set_width(PHONE).await;
+    assert!(chrome.overflow().await > 0, "overflow is measured");
+    let faults = chrome.axe_violations().await;
+    assert!(
+        faults.iter().any(|v| v.starts_with("image-alt")),
+        "axe-core runs: {faults:?}"
+    );
     let mut problems = check(
         &chrome,
         &served,
