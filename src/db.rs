@@ -89,7 +89,10 @@ mod tests {
             .unwrap();
         super::migrate(&db).await.unwrap();
         for file in ["new.db", "new.db-wal", "new.db-shm"] {
-            let mode = std::fs::metadata(dir.join(file)).unwrap().permissions().mode();
+            let mode = std::fs::metadata(dir.join(file))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600, "{file}");
         }
         db.close().await.unwrap();

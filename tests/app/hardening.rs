@@ -76,6 +76,14 @@ async fn over_https_cookies_are_secure_host_prefixed_and_hsts_is_sent() {
             .iter()
             .any(|c| c.starts_with("__Host-gatehouse_csrf=") && c.contains("Secure"))
     );
+    let flash = cookies
+        .iter()
+        .find(|c| c.starts_with("_flash="))
+        .expect("the welcome message");
+    assert!(
+        flash.contains("; HttpOnly") && flash.contains("; Secure"),
+        "{flash}"
+    );
     assert!(
         response
             .header("Strict-Transport-Security")
@@ -265,4 +273,28 @@ async fn an_unclean_next_survives_the_second_step_as_the_account_page() {
             .assert_redirect("/account");
         assert!(browser.is_signed_in().await, "{next}");
     }
+}
+
+#[rocket::async_test]
+async fn flash_messages_are_out_of_reach_of_scripts() {
+    let app = spawn_app().await;
+    app.signed_up("alice").await;
+    // A failed attempt from elsewhere is reported, with its address, at
+    // the next sign-in: that message travels in the flash cookie.
+    app.browser().login("alice", "wrong password!").await;
+
+    let response = app.browser().login("alice", PASSWORD).await;
+
+    response.assert_redirect("/account");
+    let flash = response
+        .headers_named("Set-Cookie")
+        .into_iter()
+        .find(|c| c.starts_with("_flash="))
+        .expect("a flash message")
+        .to_owned();
+    assert!(flash.contains("; HttpOnly"), "{flash}");
+    assert!(
+        !flash.contains("; Secure"),
+        "plain http keeps it usable: {flash}"
+    );
 }
