@@ -217,7 +217,7 @@ fn render_error(
     }
     let retry_after = detail
         .retry_after
-        .filter(|_| status == Status::TooManyRequests);
+        .filter(|_| matches!(status.code, 429 | 503));
     context.insert(
         "error".into(),
         serde_json::json!({
