@@ -82,15 +82,23 @@ async fn signup(
 }
 
 #[get("/login?<next>")]
-fn login_page(next: Option<&str>, page: Page<'_>) -> Either<Redirect, Template> {
+async fn login_page(
+    next: Option<&str>,
+    page: Page<'_>,
+    app: AppState<'_>,
+    cookies: &CookieJar<'_>,
+) -> Result<Either<Redirect, Template>, AppError> {
     let next = next.and_then(safe_next);
     if page.is_signed_in() {
-        return Either::Left(Redirect::to(next.unwrap_or("/account").to_owned()));
+        return Ok(Either::Left(Redirect::to(
+            next.unwrap_or("/account").to_owned(),
+        )));
     }
-    Either::Right(page.render(
+    let ended = sessions::ended::reason(app.db, app.config, cookies).await?;
+    Ok(Either::Right(page.render(
         "accounts/login",
-        json!({ "values": { "next": next.unwrap_or("") }, "errors": {} }),
-    ))
+        json!({ "values": { "next": next.unwrap_or("") }, "errors": {}, "ended": ended }),
+    )))
 }
 
 /// The sign-in form again, refused with `message`.
@@ -233,6 +241,7 @@ async fn change_password(
     page: Page<'_>,
     app: AppState<'_>,
     client: ClientInfo,
+    cookies: &CookieJar<'_>,
 ) -> Result<FormResponse, AppError> {
     let form = form.0;
     let user = &current.user;
@@ -260,6 +269,7 @@ async fn change_password(
     service::set_password_hash(app.db, user.id, hash, now).await?;
     let keep = current.session().map(|session| session.id);
     let ended = sessions::store::delete_others(app.db, user.id, keep).await?;
+    sessions::ended::acted(cookies, app.config, now);
     let event = Event::new(user.id, EventKind::PasswordChanged, &client)
         .detail(json!({ "other_sessions_ended": ended }));
     security_log::record(app.db, now, event).await;

@@ -9,6 +9,7 @@
 //! Cookies are not accepted under `/api`: there the caller is whoever the
 //! bearer token or API key names (see `api::auth`).
 
+pub mod ended;
 pub mod entity;
 pub mod guards;
 mod routes;
@@ -163,12 +164,14 @@ pub async fn sign_in(
     )
     .await?;
     let mut cookie = crate::web::cookie(config, COOKIE, issued.secret);
-    if remember {
-        cookie.set_expires(now + config.remember_me);
+    let expires = if remember {
+        Some(now + config.remember_me)
     } else {
-        cookie.set_expires(crate::web::BROWSER_SESSION);
-    }
+        crate::web::BROWSER_SESSION
+    };
+    cookie.set_expires(expires);
     cookies.add_private(cookie);
+    ended::remember(cookies, config, &issued.session, expires);
     crate::web::csrf::rotate(cookies, config);
     Ok(issued.session)
 }
@@ -189,5 +192,6 @@ pub async fn sign_out(
 /// replaces the CSRF token.
 pub fn forget(config: &AppConfig, cookies: &CookieJar<'_>) {
     cookies.remove_private(crate::web::cookie(config, COOKIE, String::new()));
+    ended::forget(cookies, config);
     crate::web::csrf::rotate(cookies, config);
 }

@@ -140,6 +140,7 @@ async fn revoke_others(
     page: Page<'_>,
     app: AppState<'_>,
     client: ClientInfo,
+    cookies: &CookieJar<'_>,
 ) -> Result<FormResponse, AppError> {
     let user = &current.user;
     // An account made through a provider has no password to confirm with;
@@ -161,6 +162,7 @@ async fn revoke_others(
     let keep = current.session().map(|s| s.id);
     let ended = store::delete_others(app.db, user.id, keep).await?;
     let now = app.clock.now();
+    super::ended::acted(cookies, app.config, now);
     security_log::record(
         app.db,
         now,
