@@ -33,6 +33,8 @@ async fn sign_up_shows_every_problem_at_once_then_succeeds() {
             "{field} is named in the summary and marked invalid: {summary}"
         );
     }
+    let problems = super::pages::check_here(&chrome, "visitor", "/signup errors").await;
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
     sign_up(&chrome, &served, "alice").await;
     assert_eq!(chrome.text("h1").await, "Your account");
 }
@@ -96,6 +98,11 @@ async fn two_factor_sign_in_an_api_key_a_session_and_staff_deactivating_a_user()
         .await;
     let key = chrome.text("#new-api-key").await;
     assert!(key.starts_with("gk_"), "the new key is shown: {key:?}");
+    assert_eq!(
+        chrome.text("[data-copy-from] button").await,
+        "Copy the key",
+        "the copy button's script runs under the CSP"
+    );
     let api = reqwest::Client::new();
     let me = api
         .get(served.url("/api/v1/me"))

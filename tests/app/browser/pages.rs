@@ -14,33 +14,51 @@ const DESKTOP: u32 = 1280;
 /// Checks the pages `paths` as whoever `chrome` is signed in as; returns
 /// what is wrong with them.
 async fn check(chrome: &Chrome, served: &Served, who: &str, paths: &[&str]) -> Vec<String> {
-    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
     let mut problems = Vec::new();
     for path in paths {
-        let name = path.trim_matches('/').replace(['/', '?', '='], "-");
-        let name = if name.is_empty() {
-            "home".to_owned()
-        } else {
-            name
-        };
         chrome.goto(&served.url(path)).await;
-        chrome.set_width(DESKTOP).await;
-        chrome
-            .screenshot(&shots.join(format!("{who}-{name}-{DESKTOP}.png")))
-            .await;
-        chrome.set_width(PHONE).await;
-        let overflow = chrome.overflow().await;
-        if overflow > 0 {
-            problems.push(format!(
-                "{who} {path}: {overflow} px wider than a {PHONE} px screen"
-            ));
-        }
-        chrome
-            .screenshot(&shots.join(format!("{who}-{name}-{PHONE}.png")))
-            .await;
-        for violation in chrome.axe_violations().await {
-            problems.push(format!("{who} {path}: {violation}"));
-        }
+        problems.extend(check_here(chrome, who, path).await);
+    }
+    problems
+}
+
+/// Checks the page the browser is on (`path` names it in the report and
+/// the screenshots' names).
+pub(super) async fn check_here(chrome: &Chrome, who: &str, path: &str) -> Vec<String> {
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    let name = path.trim_matches('/').replace(['/', '?', '=', ' '], "-");
+    let name = if name.is_empty() {
+        "home".to_owned()
+    } else {
+        name
+    };
+    let mut problems = Vec::new();
+    chrome.set_width(DESKTOP).await;
+    chrome
+        .screenshot(&shots.join(format!("{who}-{name}-{DESKTOP}.png")))
+        .await;
+    chrome.set_width(PHONE).await;
+    let overflow = chrome.overflow().await;
+    if overflow > 0 {
+        problems.push(format!(
+            "{who} {path}: {overflow} px wider than a {PHONE} px screen"
+        ));
+    }
+    chrome
+        .screenshot(&shots.join(format!("{who}-{name}-{PHONE}.png")))
+        .await;
+    let duplicates = chrome
+        .run(
+            "const ids = [...document.querySelectorAll('[id]')].map(e => e.id); \
+             return ids.filter((id, i) => ids.indexOf(id) !== i);",
+            serde_json::json!([]),
+        )
+        .await;
+    if duplicates.as_array().is_some_and(|d| !d.is_empty()) {
+        problems.push(format!("{who} {path}: ids used twice: {duplicates}"));
+    }
+    for violation in chrome.axe_violations().await {
+        problems.push(format!("{who} {path}: {violation}"));
     }
     problems
 }
@@ -119,8 +137,32 @@ async fn every_page_fits_a_phone_and_passes_axe_signed_out_signed_in_and_as_staf
         .await,
     );
 
-    // Staff with two-factor authentication, as staff must have.
+    // Forms showing their errors.
+    chrome.goto(&served.url("/account")).await;
+    chrome
+        .type_into("#current_password", "not my password")
+        .await;
+    chrome.type_into("#new_password", "short").await;
+    chrome
+        .submit("form[action='/account/password'] button")
+        .await;
+    problems.extend(check_here(&chrome, "user", "/account password errors").await);
+    chrome.goto(&served.url("/account/api-keys")).await;
+    chrome.click("#scope-read").await;
+    chrome
+        .submit("form[action='/account/api-keys'] button[type=submit]")
+        .await;
+    problems.extend(check_here(&chrome, "user", "/account/api-keys errors").await);
+
+    // Setting up two-factor authentication, then staff with it, as staff
+    // must have.
+    chrome.goto(&served.url("/account/2fa")).await;
+    chrome
+        .submit("form[action='/account/2fa/setup'] button")
+        .await;
+    problems.extend(check_here(&chrome, "user", "/account/2fa/setup").await);
     let secret = turn_on_two_factor(&chrome, &served).await;
+    problems.extend(check_here(&chrome, "user", "/account/2fa/recovery-codes").await);
     served
         .execute(&format!(
             "UPDATE users SET is_staff = true WHERE username = '{user}'"
@@ -130,13 +172,19 @@ async fn every_page_fits_a_phone_and_passes_axe_signed_out_signed_in_and_as_staf
     sign_in(&chrome, &served, user).await;
     chrome.type_into("#code", &next_code(&secret)).await;
     chrome.submit("form[action='/login/2fa'] button").await;
+    problems.extend(check(&chrome, &served, "staff", &["/account/2fa"]).await);
+    chrome.type_into("#disable_password", "wrong").await;
+    chrome.type_into("#disable_code", "000000").await;
+    chrome
+        .submit("form[action='/account/2fa/disable'] button")
+        .await;
+    problems.extend(check_here(&chrome, "staff", "/account/2fa errors").await);
     problems.extend(
         check(
             &chrome,
             &served,
             "staff",
             &[
-                "/account/2fa",
                 "/admin",
                 "/admin/users",
                 "/admin/users/1",
