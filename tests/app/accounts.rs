@@ -88,6 +88,55 @@ async fn invalid_sign_up_fields_are_shown_with_the_entered_values_but_never_the_
 }
 
 #[rocket::async_test]
+async fn sign_up_reports_every_problem_at_once_with_a_linked_summary() {
+    let app = spawn_app().await;
+    app.signed_up("alice").await;
+    let browser = app.browser();
+
+    // Bad name, bad email and a common password: three problems, one round.
+    let bad = browser.signup("a b", "not-an-email", "password1").await;
+    bad.assert_status(Status::UnprocessableEntity);
+    assert!(bad.body.contains("There are 3 problems"), "{}", bad.body);
+    for field in ["username", "email", "password"] {
+        assert!(
+            bad.body.contains(&format!(r##"<a href="#{field}">"##)),
+            "{field}"
+        );
+        assert!(
+            bad.body
+                .contains(&format!(r#"id="{field}" name="{field}""#)),
+            "{field}"
+        );
+        assert!(
+            bad.body.contains(&format!(
+                r#"aria-invalid="true" aria-describedby="{field}-error"#
+            )),
+            "{field}: {}",
+            bad.body
+        );
+    }
+    assert!(bad.body.contains("too common"));
+
+    // A taken username and a taken email are both named.
+    let taken = browser
+        .signup("Alice", "alice@example.com", "a fine long passphrase")
+        .await;
+    taken.assert_status(Status::Conflict);
+    assert!(
+        taken.body.contains("There are 2 problems"),
+        "{}",
+        taken.body
+    );
+    assert!(taken.body.contains("That username is taken."));
+    assert!(
+        taken
+            .body
+            .contains("An account with this email already exists.")
+    );
+    assert_eq!(app.count("users").await, 1);
+}
+
+#[rocket::async_test]
 async fn weak_passwords_are_refused() {
     let app = spawn_app().await;
     let browser = app.browser();
