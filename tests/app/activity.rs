@@ -255,7 +255,8 @@ fn logged_rows(html: &str) -> Vec<(String, String)> {
         .map(|row| {
             let kind = row[..row.find('"').unwrap()].to_owned();
             let row = &row[..row.find("</tr>").unwrap()];
-            let address = row.split("<td>").nth(3).unwrap();
+            let cell = row.split("<td").nth(3).unwrap();
+            let address = &cell[cell.find('>').unwrap() + 1..];
             (kind, address[..address.find("</td>").unwrap()].to_owned())
         })
         .collect()
