@@ -193,5 +193,22 @@ async fn every_page_fits_a_phone_and_passes_axe_signed_out_signed_in_and_as_staf
         )
         .await,
     );
+    // Another user's page, its second steps opened.
+    served
+        .submit(
+            &served.browser(),
+            "/signup",
+            "/signup",
+            &[
+                ("username", "bob"),
+                ("email", "bob@example.com"),
+                ("password", crate::helpers::PASSWORD),
+            ],
+        )
+        .await;
+    problems.extend(check(&chrome, &served, "staff", &["/admin/users/2"]).await);
+    chrome.click_text("summary", "End all sessions").await;
+    chrome.click_text("summary", "Deactivate").await;
+    problems.extend(check_here(&chrome, "staff", "/admin/users/2 opened").await);
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
