@@ -440,7 +440,13 @@ async fn staff_must_turn_on_two_factor_first() {
     api.assert_status(Status::Forbidden);
     assert_eq!(api.json()["error"], "two_factor_required");
 
-    crate::two_factor::enable(&app, &staff).await;
+    let enabled = crate::two_factor::enable(&app, &staff).await;
+    assert!(
+        enabled
+            .codes_page
+            .contains(r#"href="/admin">I have saved them: continue to Admin"#),
+        "staff are brought back to the admin pages"
+    );
 
     staff.get("/admin").await.assert_status(Status::Ok);
     crate::api::bearer(&app, &token)

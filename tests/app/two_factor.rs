@@ -49,6 +49,8 @@ pub fn now(app: &TestApp) -> i64 {
 pub struct Enabled {
     pub secret: String,
     pub codes: Vec<String>,
+    /// The page that showed the codes, once.
+    pub codes_page: String,
 }
 
 /// `POST /account/2fa/setup`, then the page it sends to; the secret.
@@ -82,6 +84,7 @@ pub async fn enable(app: &TestApp, browser: &Browser<'_>) -> Enabled {
     Enabled {
         secret,
         codes: recovery_codes(&confirmed.body),
+        codes_page: confirmed.body,
     }
 }
 
