@@ -141,18 +141,9 @@ async fn keys_page(
     render(&page, &app, user_id, extra).await
 }
 
-#[post("/account/api-keys", data = "<form>")]
-async fn create_key(
-    current: CurrentUser,
-    form: CsrfForm<CreateKeyForm<'_>>,
-    page: Page<'_>,
-    app: AppState<'_>,
-    client: ClientInfo,
-    cookies: &CookieJar<'_>,
-) -> Result<FormResponse, AppError> {
-    let form = form.0;
-    let user_id = current.user.id;
-    let mut errors = FormErrors::default();
+/// The form's scopes and expiry, with what is wrong with any field
+/// (name included) added to `errors`.
+fn check_form(form: &CreateKeyForm<'_>, errors: &mut FormErrors) -> (Option<Scopes>, Option<i64>) {
     let name = form.name.trim();
     if name.is_empty() || name.chars().count() > MAX_NAME_LEN {
         errors.add(
@@ -174,6 +165,23 @@ async fn create_key(
             }
         },
     };
+    (scopes, expires_days)
+}
+
+#[post("/account/api-keys", data = "<form>")]
+async fn create_key(
+    current: CurrentUser,
+    form: CsrfForm<CreateKeyForm<'_>>,
+    page: Page<'_>,
+    app: AppState<'_>,
+    client: ClientInfo,
+    cookies: &CookieJar<'_>,
+) -> Result<FormResponse, AppError> {
+    let form = form.0;
+    let user_id = current.user.id;
+    let mut errors = FormErrors::default();
+    let name = form.name.trim();
+    let (scopes, expires_days) = check_form(&form, &mut errors);
     if api_key::count_unrevoked_for_user(app.db, user_id).await? >= MAX_KEYS_PER_USER {
         errors.add(
             "name",
