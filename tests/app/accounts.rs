@@ -429,6 +429,25 @@ async fn a_deactivated_user_cannot_sign_in_and_is_signed_out_at_once() {
         again.assert_status(Status::Unauthorized);
         assert!(again.body.contains("This account has been deactivated"));
     }
+    let token = crate::api::token_request(
+        &app,
+        &[
+            ("grant_type", "password"),
+            ("username", "alice"),
+            ("password", PASSWORD),
+        ],
+    )
+    .await;
+    token.assert_status(Status::BadRequest);
+    assert_eq!(token.json()["error"], "invalid_grant");
+    assert!(
+        token.json()["error_description"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("deactivated"),
+        "{}",
+        token.body
+    );
     app.execute("UPDATE users SET is_active = true WHERE username = 'alice'")
         .await;
     app.browser()
