@@ -89,6 +89,39 @@ async fn every_page_fits_a_phone_and_passes_axe_signed_out_signed_in_and_as_staf
     )
     .await;
 
+    // The page of too many attempts.
+    let http = served.browser();
+    served
+        .submit(
+            &http,
+            "/signup",
+            "/signup",
+            &[
+                ("username", "locked"),
+                ("email", "locked@example.com"),
+                ("password", crate::helpers::PASSWORD),
+            ],
+        )
+        .await;
+    for _ in 0..5 {
+        served
+            .submit(
+                &served.browser(),
+                "/login",
+                "/login",
+                &[("login", "locked"), ("password", "a wrong guess")],
+            )
+            .await;
+    }
+    sign_in(&chrome, &served, "locked").await;
+    assert!(
+        chrome
+            .text("#retry-after")
+            .await
+            .starts_with("You can try again in")
+    );
+    problems.extend(check_here(&chrome, "visitor", "/login too many").await);
+
     // A user with a long name, some history, a key and two sessions.
     let user = "a_rather_long_username_here";
     sign_up(&chrome, &served, user).await;
@@ -206,9 +239,11 @@ async fn every_page_fits_a_phone_and_passes_axe_signed_out_signed_in_and_as_staf
             ],
         )
         .await;
-    problems.extend(check(&chrome, &served, "staff", &["/admin/users/2"]).await);
+    chrome.goto(&served.url("/admin/users?q=bob")).await;
+    chrome.submit("td a").await;
+    problems.extend(check_here(&chrome, "staff", "/admin/users/bob").await);
     chrome.click_text("summary", "End all sessions").await;
     chrome.click_text("summary", "Deactivate").await;
-    problems.extend(check_here(&chrome, "staff", "/admin/users/2 opened").await);
+    problems.extend(check_here(&chrome, "staff", "/admin/users/bob opened").await);
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
