@@ -94,10 +94,22 @@ async fn two_factor_sign_in_an_api_key_a_session_and_staff_deactivating_a_user()
     chrome.type_into("#name", "backup").await;
     chrome.click("#scope-write").await;
     chrome
-        .submit("form[action='/account/api-keys'] button[type=submit]")
+        .submit("form[action^='/account/api-keys#'] button[type=submit]")
         .await;
     let key = chrome.text("#new-api-key").await;
     assert!(key.starts_with("gk_"), "the new key is shown: {key:?}");
+    assert!(
+        chrome
+            .run(
+                "const r = document.getElementById('new-api-key').getBoundingClientRect(); \
+                 return r.top >= 0 && r.bottom <= window.innerHeight;",
+                serde_json::json!([]),
+            )
+            .await
+            .as_bool()
+            .unwrap_or(false),
+        "the new key is in view after the redirect"
+    );
     assert_eq!(
         chrome.text("[data-copy-from] button").await,
         "Copy the key",

@@ -147,7 +147,7 @@ async fn every_page_fits_a_phone_and_passes_axe_signed_out_signed_in_and_as_staf
     chrome.type_into("#name", "nightly backup script").await;
     chrome.click("#scope-write").await;
     chrome
-        .submit("form[action='/account/api-keys'] button[type=submit]")
+        .submit("form[action^='/account/api-keys#'] button[type=submit]")
         .await;
     problems.extend(
         check(
@@ -183,7 +183,7 @@ async fn every_page_fits_a_phone_and_passes_axe_signed_out_signed_in_and_as_staf
     chrome.goto(&served.url("/account/api-keys")).await;
     chrome.click("#scope-read").await;
     chrome
-        .submit("form[action='/account/api-keys'] button[type=submit]")
+        .submit("form[action^='/account/api-keys#'] button[type=submit]")
         .await;
     problems.extend(check_here(&chrome, "user", "/account/api-keys errors").await);
 
