@@ -382,6 +382,12 @@ async fn failed_attempts_are_told_at_the_next_sign_in() {
             .contains("Since your last sign-in there were 3 failed attempts")
     );
     assert!(account.body.contains("192.0.2.66"));
+    assert!(
+        account
+            .body
+            .contains(r#"<a href="/account/security">Open your security log</a>"#),
+        "the warning links to the log"
+    );
     app.clock.advance(Duration::minutes(1));
     let again = app.browser();
     again.login("alice", PASSWORD).await;
