@@ -763,3 +763,26 @@ async fn parallel_token_requests_share_the_accounts_guesses_at_otp() {
         "five codes checked, the rest refused"
     );
 }
+
+#[rocket::async_test]
+async fn turning_off_or_renewing_codes_when_two_factor_is_off_says_so() {
+    let app = spawn_app().await;
+    let browser = app.signed_up("alice").await;
+    for (path, fields) in [
+        (
+            "/account/2fa/disable",
+            vec![("password", PASSWORD), ("code", "123456")],
+        ),
+        ("/account/2fa/recovery-codes", vec![("password", PASSWORD)]),
+    ] {
+        let page = browser.submit(path, &fields).await;
+        page.assert_status(Status::UnprocessableEntity);
+        assert!(
+            page.body.contains(
+                r#"<p class="error" role="alert">Two-factor authentication is not on.</p>"#
+            ),
+            "{path}: {}",
+            page.body
+        );
+    }
+}
