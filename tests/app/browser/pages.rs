@@ -8,6 +8,7 @@ use super::driver::Chrome;
 use super::{browser_available, next_code, sign_in, sign_out, sign_up, turn_on_two_factor};
 use crate::socket::Served;
 
+const NARROWEST: u32 = 320;
 const PHONE: u32 = 390;
 const DESKTOP: u32 = 1280;
 
@@ -37,12 +38,15 @@ pub(super) async fn check_here(chrome: &Chrome, who: &str, path: &str) -> Vec<St
     chrome
         .screenshot(&shots.join(format!("{who}-{name}-{DESKTOP}.png")))
         .await;
-    chrome.set_width(PHONE).await;
-    let overflow = chrome.overflow().await;
-    if overflow > 0 {
-        problems.push(format!(
-            "{who} {path}: {overflow} px wider than a {PHONE} px screen"
-        ));
+    // SPEC asks for 320 px; the phone is 390 px.
+    for width in [NARROWEST, PHONE] {
+        chrome.set_width(width).await;
+        let overflow = chrome.overflow().await;
+        if overflow > 0 {
+            problems.push(format!(
+                "{who} {path}: {overflow} px wider than a {width} px screen"
+            ));
+        }
     }
     chrome
         .screenshot(&shots.join(format!("{who}-{name}-{PHONE}.png")))
