@@ -25,6 +25,11 @@ impl Drop for Served {
 
 impl Served {
     pub(crate) async fn start() -> Served {
+        Served::start_with(&[]).await
+    }
+
+    /// Started with `settings` on top of the test defaults.
+    pub(crate) async fn start_with(settings: &[(&str, Value)]) -> Served {
         let database = TestDatabase::create().await;
         // Another test may take the free port between our look and Rocket's
         // bind; the site name tells our server from any other one there.
@@ -40,6 +45,9 @@ impl Served {
                 .merge(("site_name", site_name.clone()))
                 .merge(("secret_key", random_secret_key()))
                 .merge(("database_url", database.url.clone()));
+            let figment = settings.iter().fold(figment, |figment, (key, value)| {
+                figment.merge((*key, value))
+            });
             let server = rocket::tokio::spawn(gatehouse::rocket(figment).launch());
             let base = format!("http://127.0.0.1:{port}");
             let probe = Client::new();

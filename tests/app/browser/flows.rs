@@ -64,6 +64,10 @@ async fn two_factor_sign_in_an_api_key_a_session_and_staff_deactivating_a_user()
 
     // Alice signs up, turns on 2FA, and signs in again with a code.
     sign_up(&chrome, &served, "alice").await;
+    chrome.goto(&served.url("/account/linked")).await;
+    assert!(chrome.text("main").await.contains("no sign-in providers"));
+    let problems = super::pages::check_here(&chrome, "user", "/account/linked no providers").await;
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
     // Alice is also signed in in a second browser.
     let other = served.browser();
     served

@@ -72,7 +72,9 @@ async fn every_page_fits_a_phone_and_passes_axe_signed_out_signed_in_and_as_staf
     if !browser_available() {
         return;
     }
-    let served = Served::start().await;
+    // A provider configured (never contacted), so its buttons are shown.
+    let github = serde_json::json!({ "github": { "client_id": "id", "client_secret": "secret" } });
+    let served = Served::start_with(&[("oauth", github)]).await;
     let chrome = Chrome::start(DESKTOP).await;
     // The checks themselves work: a page with faults is caught.
     chrome
