@@ -12,6 +12,30 @@ const NARROWEST: u32 = 320;
 const PHONE: u32 = 390;
 const DESKTOP: u32 = 1280;
 
+/// The text fields and selects whose border has less than 3:1 contrast
+/// with the background behind them.
+const CONTROL_CONTRAST: &str = r#"
+const rgb = c => (c.match(/[\d.]+/g) || []).map(Number);
+const lum = ([r, g, b]) => [r, g, b].map(v => {
+  v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+}).reduce((s, v, i) => s + v * [0.2126, 0.7152, 0.0722][i], 0);
+const behind = e => {
+  for (let p = e.parentElement; p; p = p.parentElement) {
+    const c = rgb(getComputedStyle(p).backgroundColor);
+    if (c.length === 3 || c[3] > 0) return c.slice(0, 3);
+  }
+  return [255, 255, 255];
+};
+return [...document.querySelectorAll('input:not([type=hidden]):not([type=checkbox]):not([type=radio]), select')]
+  .filter(e => e.offsetParent !== null)
+  .map(e => {
+    const a = lum(rgb(getComputedStyle(e).borderTopColor)), b = lum(behind(e));
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    return [e.id || e.name, Math.round(ratio * 100) / 100];
+  })
+  .filter(([, ratio]) => ratio < 3);
+"#;
+
 /// Checks the pages `paths` as whoever `chrome` is signed in as; returns
 /// what is wrong with them.
 async fn check(chrome: &Chrome, served: &Served, who: &str, paths: &[&str]) -> Vec<String> {
@@ -60,6 +84,12 @@ pub(super) async fn check_here(chrome: &Chrome, who: &str, path: &str) -> Vec<St
         .await;
     if duplicates.as_array().is_some_and(|d| !d.is_empty()) {
         problems.push(format!("{who} {path}: ids used twice: {duplicates}"));
+    }
+    // axe-core checks text contrast, not that of controls' borders (WCAG
+    // 1.4.11 asks 3:1 of them against what is behind).
+    let faint = chrome.run(CONTROL_CONTRAST, serde_json::json!([])).await;
+    if faint.as_array().is_some_and(|f| !f.is_empty()) {
+        problems.push(format!("{who} {path}: faint control borders: {faint}"));
     }
     for violation in chrome.axe_violations().await {
         problems.push(format!("{who} {path}: {violation}"));
