@@ -5,7 +5,10 @@ use std::time::Duration;
 
 use migrations::MigratorTrait as _;
 use sea_orm::sqlx::sqlite::SqliteJournalMode;
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, SqlErr};
+use sea_orm::{
+    ColumnTrait as _, ConnectOptions, Database, DatabaseConnection, DbErr, DeleteMany, EntityTrait,
+    QueryFilter as _, Select, SqlErr, UpdateMany,
+};
 
 /// Opens a pool for `url`. For a SQLite file the folder is created first,
 /// and the journal is WAL so readers do not block the writer.
@@ -52,6 +55,45 @@ pub fn unique_violation(err: &DbErr) -> Option<String> {
         Some(SqlErr::UniqueConstraintViolation(message)) => Some(message),
         _ => None,
     }
+}
+
+// Owner-scoped queries.
+//
+// Things a user owns (sessions, API keys, linked accounts) are only ever
+// looked up, changed or deleted through their owner: the owner's id is a
+// condition of the query itself, so another user's id finds nothing and
+// answers 404 exactly as an id that does not exist. Every query acting
+// for a user on their things starts from one of these functions.
+
+/// An entity whose rows belong to one user.
+pub trait OwnedByUser: EntityTrait {
+    /// The column holding the owner's user id.
+    fn owner_column() -> Self::Column;
+}
+
+/// `SELECT` among `user_id`'s rows only.
+pub fn find_owned<E: OwnedByUser>(user_id: i32) -> Select<E> {
+    E::find().filter(E::owner_column().eq(user_id))
+}
+
+/// `UPDATE` among `user_id`'s rows only.
+pub fn update_owned<E: OwnedByUser>(user_id: i32) -> UpdateMany<E> {
+    E::update_many().filter(E::owner_column().eq(user_id))
+}
+
+/// `DELETE` among `user_id`'s rows only.
+pub fn delete_owned<E: OwnedByUser>(user_id: i32) -> DeleteMany<E> {
+    E::delete_many().filter(E::owner_column().eq(user_id))
+}
+
+/// The highest page number a `?page=` may ask for: far past any real list,
+/// and small enough that the row offset cannot overflow.
+const LAST_PAGE: u64 = 1_000_000;
+
+/// A 1-based `?page=` parameter made safe: absent or 0 is the first page,
+/// anything huge the last one we serve (an empty page, not an overflow).
+pub fn page_number(requested: Option<u64>) -> u64 {
+    requested.unwrap_or(1).clamp(1, LAST_PAGE)
 }
 
 #[cfg(test)]

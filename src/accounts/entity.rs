@@ -30,11 +30,25 @@ pub struct Model {
     pub totp_last_step: Option<i64>,
 }
 
+/// The one place roles imply each other: a superuser counts as staff, and
+/// staff count as members. Everything that asks about a role asks here
+/// (and SQL that counts staff uses [`STAFF_SQL`]).
 impl Model {
     pub fn has_two_factor(&self) -> bool {
         self.totp_enabled_at.is_some()
     }
+
+    pub fn counts_as_staff(&self) -> bool {
+        self.is_staff || self.is_superuser
+    }
+
+    pub fn counts_as_member(&self) -> bool {
+        self.is_member || self.counts_as_staff()
+    }
 }
+
+/// [`Model::counts_as_staff`] as an SQL condition, for aggregates.
+pub const STAFF_SQL: &str = "is_staff OR is_superuser";
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {}

@@ -44,7 +44,7 @@ pub async fn dashboard(
         .column_as(Expr::cust("COUNT(*)"), "users")
         .column_as(count_where("is_active"), "active")
         .column_as(count_where("is_member"), "members")
-        .column_as(count_where("is_staff OR is_superuser"), "staff")
+        .column_as(count_where(user::STAFF_SQL), "staff")
         .column_as(count_where("totp_enabled_at IS NOT NULL"), "two_factor")
         .into_tuple::<(i64, i64, i64, i64, i64)>()
         .one(db)

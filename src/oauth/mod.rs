@@ -1,4 +1,5 @@
-//! OAuth sign-in and account linking (GitHub, Google, GitLab presets, or
+//! OAuth identities: talking to providers, linked accounts, and what an
+//! identity coming back means. Sign-in and account linking (GitHub, Google, GitLab presets, or
 //! any provider from config).
 //!
 //! Security rules: every flow carries `state` and a PKCE S256 verifier in a
@@ -10,11 +11,6 @@
 
 pub mod client;
 pub mod entity;
-pub mod flow;
-pub mod providers;
-mod routes;
 pub mod service;
 
-pub fn routes() -> Vec<rocket::Route> {
-    routes::routes()
-}
+pub use crate::config::providers::Provider;

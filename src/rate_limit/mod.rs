@@ -15,7 +15,6 @@
 //! IPv4 addresses, and shared exactly by the instances of one deployment.
 
 pub mod entity;
-pub mod limit;
 mod turns;
 
 use std::sync::Arc;
@@ -25,43 +24,13 @@ use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ColumnTrait as _, Condition, DatabaseConnection, DbErr, EntityTrait as _, QueryFilter as _,
 };
-use serde::Deserialize;
 use sha2::Sha256;
 
 use crate::config::AppConfig;
 use time::OffsetDateTime;
 
-pub use limit::Limit;
+pub use crate::config::limit::{Limit, RateLimitSettings};
 pub use turns::Turn;
-
-/// The `rate_limits` config table.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct RateLimitSettings {
-    pub enabled: bool,
-    /// Failed sign-ins (browser and token endpoint) per account.
-    pub sign_in_per_account: Limit,
-    /// Failed sign-ins per client address.
-    pub sign_in_per_ip: Limit,
-    /// Wrong codes allowed per pending two-factor sign-in.
-    pub two_factor_per_sign_in: u32,
-    pub sign_up_per_ip: Limit,
-    /// Failed API-key authentications per client address.
-    pub api_key_failures_per_ip: Limit,
-}
-
-impl Default for RateLimitSettings {
-    fn default() -> Self {
-        RateLimitSettings {
-            enabled: true,
-            sign_in_per_account: Limit::new(5, 300),
-            sign_in_per_ip: Limit::new(20, 60),
-            two_factor_per_sign_in: 5,
-            sign_up_per_ip: Limit::new(10, 3600),
-            api_key_failures_per_ip: Limit::new(60, 60),
-        }
-    }
-}
 
 /// One thing being counted: a limit and the hashed subject it applies to.
 #[derive(Clone, Debug)]

@@ -3,7 +3,7 @@
 use sea_orm::entity::prelude::*;
 use sea_orm::{ConnectionTrait, DbErr, QueryOrder as _};
 
-use crate::ownership::find_owned;
+use crate::db::find_owned;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "security_events")]
@@ -63,4 +63,10 @@ pub async fn delete_older_than(
         .exec(db)
         .await?;
     Ok(result.rows_affected)
+}
+
+impl crate::db::OwnedByUser for Entity {
+    fn owner_column() -> Column {
+        Column::UserId
+    }
 }

@@ -15,9 +15,9 @@ use time::{Duration, OffsetDateTime};
 
 use super::entity::{self as session, SessionKind};
 use crate::accounts::entity as user;
+use crate::client::ClientInfo;
 use crate::config::AppConfig;
-use crate::ownership::{delete_owned, find_owned};
-use crate::web::client::ClientInfo;
+use crate::db::{delete_owned, find_owned};
 
 /// `last_seen_at` is written at most this often per session, so an
 /// ordinary page view costs one query, not two.

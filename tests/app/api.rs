@@ -261,7 +261,7 @@ async fn forged_and_expired_tokens_are_refused() {
         }
         claims
     };
-    let key = gatehouse::api::tokens::signing_key(config(&app));
+    let key = gatehouse::auth::tokens::signing_key(config(&app));
     let sign = |claims: &Value, key: &[u8]| {
         encode(
             &Header::new(Algorithm::HS256),

@@ -8,16 +8,16 @@ use rocket::http::Status;
 use rocket::request::Request;
 use sea_orm::{DatabaseConnection, DbErr};
 
-use super::scope::Scopes;
+use super::client::ClientInfo;
+use super::session::{Authenticated, Credential, Lookup};
 use super::tokens;
+use crate::api_keys::scope::Scopes;
 use crate::api_keys::{entity as api_key, key};
 use crate::clock::Clock;
 use crate::config::AppConfig;
 use crate::rate_limit::{Counter, LimiterError, RateLimiter};
 use crate::sessions::entity::SessionKind;
 use crate::sessions::store::{self, SessionRef};
-use crate::sessions::{Authenticated, Credential, Lookup};
-use crate::web::client::ClientInfo;
 
 /// `last_used_at` of a key is written at most this often.
 const KEY_TOUCH_INTERVAL: time::Duration = time::Duration::minutes(1);

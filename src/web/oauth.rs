@@ -7,20 +7,17 @@ use rocket_dyn_templates::Template;
 use serde::Serialize;
 use serde_json::json;
 
-use super::client::{self, ProviderHttp};
-use super::entity as linked;
-use super::flow::{self, FlowKind};
-use super::providers::Provider;
-use super::service::{self, LinkOutcome, LoginOutcome, UnlinkOutcome};
-use crate::accounts::service::finish_sign_in;
+use super::page::Page;
+use super::safe_next;
+use crate::auth::csrf::{CsrfForm, NoFields};
+use crate::auth::oauth_flow::{self as flow, FlowKind};
+use crate::auth::sign_in::{self, Outcome, Refusal};
+use crate::auth::{AppState, ClientInfo, CurrentUser};
 use crate::error::AppError;
-use crate::security_log::{self, Event, EventKind};
-use crate::sessions::guards::CurrentUser;
-use crate::state::AppState;
-use crate::web::client::ClientInfo;
-use crate::web::csrf::{CsrfForm, NoFields};
-use crate::web::page::Page;
-use crate::web::safe_next;
+use crate::oauth::Provider;
+use crate::oauth::client::{self, Identity, ProviderHttp};
+use crate::oauth::entity as linked;
+use crate::oauth::service::{self, LinkOutcome, UnlinkOutcome};
 
 pub fn routes() -> Vec<rocket::Route> {
     routes![linked_page, login, link, callback, unlink]
@@ -144,13 +141,18 @@ async fn link(
     )
 }
 
-#[allow(clippy::too_many_arguments)]
-#[get("/oauth/<name>/callback?<code>&<state>&<error>")]
+/// The provider's answer, as it arrives: `code` and `state`, or `error`.
+#[derive(rocket::FromForm)]
+struct ProviderAnswer<'r> {
+    code: Option<&'r str>,
+    state: Option<&'r str>,
+    error: Option<&'r str>,
+}
+
+#[get("/oauth/<name>/callback?<answer..>")]
 async fn callback(
     name: &str,
-    code: Option<&str>,
-    state: Option<&str>,
-    error: Option<&str>,
+    answer: ProviderAnswer<'_>,
     current: Option<CurrentUser>,
     app: AppState<'_>,
     http: &State<ProviderHttp>,
@@ -159,17 +161,17 @@ async fn callback(
 ) -> Result<Flash<Redirect>, AppError> {
     let provider = provider(&app, name)?;
     let now = app.clock.now();
-    let Some(pending) = flow::take(cookies, app.config, now, &provider.name, state) else {
+    let Some(pending) = flow::take(cookies, app.config, now, &provider.name, answer.state) else {
         return Err(AppError::BadRequest(
             "This sign-in attempt has expired or was already used. Please start again.",
         ));
     };
-    if error.is_some() {
+    if answer.error.is_some() {
         return Err(AppError::BadRequest(
             "The provider did not authorize the request, so nothing was changed.",
         ));
     }
-    let Some(code) = code.filter(|c| !c.is_empty() && c.len() <= 2048) else {
+    let Some(code) = answer.code.filter(|c| !c.is_empty() && c.len() <= 2048) else {
         return Err(AppError::BadRequest(
             "The provider sent no authorization code.",
         ));
@@ -183,68 +185,67 @@ async fn callback(
         })?;
     match pending.kind {
         FlowKind::Link => {
-            let Some(current) = current.filter(|c| Some(c.user.id) == pending.user_id) else {
-                return Err(AppError::Forbidden(
-                    "Sign in to the account you started linking from, then try again.",
-                ));
-            };
-            let message = match service::link(app.db, now, current.user.id, provider, &identity)
-                .await?
-            {
-                LinkOutcome::Linked => {
-                    let event = Event::new(current.user.id, EventKind::AccountLinked, &client_info)
-                        .detail(json!({ "provider": provider.name, "login": identity.login }));
-                    security_log::record(app.db, now, event).await;
-                    format!("Your {} account is now linked.", provider.display_name)
-                }
-                LinkOutcome::AlreadyYours => {
-                    format!("That {} account was already linked.", provider.display_name)
-                }
-                LinkOutcome::LinkedElsewhere => {
-                    return Err(AppError::Conflict(
-                        "That provider account is already linked to another user.",
-                    ));
-                }
-            };
-            Ok(Flash::success(Redirect::to(uri!(linked_page)), message))
+            let current = current.filter(|c| Some(c.user.id) == pending.user_id);
+            link_identity(&app, &client_info, current, provider, &identity).await
         }
-        FlowKind::Login => match service::login(&app, &client_info, provider, &identity).await? {
-            LoginOutcome::SignIn(user) if user.has_two_factor() => {
-                crate::two_factor::pending::begin(
-                    cookies,
-                    app.config,
-                    now,
-                    user.id,
-                    false,
-                    pending.next.as_deref().and_then(safe_next),
-                    &provider.name,
-                );
-                Ok(Flash::new(
-                    Redirect::to("/login/2fa"),
-                    "info",
-                    "Now enter the code from your authenticator app.",
-                ))
-            }
-            LoginOutcome::SignIn(user) => {
-                let greeting =
-                    finish_sign_in(&app, cookies, &client_info, &user, false, &provider.name)
-                        .await?;
-                let destination = pending
-                    .next
-                    .as_deref()
-                    .and_then(safe_next)
-                    .unwrap_or("/account")
-                    .to_owned();
-                Ok(Flash::success(Redirect::to(destination), greeting))
-            }
-            LoginOutcome::EmailInUse => Err(AppError::Conflict(
-                "An account with this email already exists. Sign in with your password, then link this provider from your account's Linked accounts page.",
-            )),
-            LoginOutcome::NoEmail => Err(AppError::BadRequest(
-                "The provider did not share a verified email address, which a new account needs.",
-            )),
-            LoginOutcome::Inactive => Err(AppError::Forbidden("This account is deactivated.")),
-        },
+        FlowKind::Login => {
+            let next = pending.next.as_deref().and_then(safe_next);
+            let outcome =
+                sign_in::with_provider(&app, &client_info, cookies, provider, &identity, next)
+                    .await?;
+            signed_in_by_provider(outcome, next)
+        }
+    }
+}
+
+async fn link_identity(
+    app: &AppState<'_>,
+    client: &ClientInfo,
+    current: Option<CurrentUser>,
+    provider: &Provider,
+    identity: &Identity,
+) -> Result<Flash<Redirect>, AppError> {
+    let Some(current) = current else {
+        return Err(AppError::Forbidden(
+            "Sign in to the account you started linking from, then try again.",
+        ));
+    };
+    let now = app.clock.now();
+    let linked = service::link(app.db, now, client, current.user.id, provider, identity).await?;
+    let message = match linked {
+        LinkOutcome::Linked => format!("Your {} account is now linked.", provider.display_name),
+        LinkOutcome::AlreadyYours => {
+            format!("That {} account was already linked.", provider.display_name)
+        }
+        LinkOutcome::LinkedElsewhere => {
+            return Err(AppError::Conflict(
+                "That provider account is already linked to another user.",
+            ));
+        }
+    };
+    Ok(Flash::success(Redirect::to(uri!(linked_page)), message))
+}
+
+fn signed_in_by_provider(
+    outcome: Outcome,
+    next: Option<&str>,
+) -> Result<Flash<Redirect>, AppError> {
+    match outcome {
+        Outcome::SignedIn(signed) => Ok(Flash::success(
+            Redirect::to(next.unwrap_or("/account").to_owned()),
+            signed.greeting,
+        )),
+        Outcome::NeedsSecondFactor => Ok(super::accounts::to_second_step()),
+        Outcome::Refused(Refusal::EmailInUse) => Err(AppError::Conflict(
+            "An account with this email already exists. Sign in with your password, then link this provider from your account's Linked accounts page.",
+        )),
+        Outcome::Refused(Refusal::NoEmail) => Err(AppError::BadRequest(
+            "The provider did not share a verified email address, which a new account needs.",
+        )),
+        Outcome::Refused(Refusal::Limited { retry_after }) => {
+            Err(AppError::TooManyRequests { retry_after })
+        }
+        Outcome::Refused(_) => Err(AppError::Forbidden("This account is deactivated.")),
     }
 }
 
@@ -256,16 +257,12 @@ async fn unlink(
     app: AppState<'_>,
     client: ClientInfo,
 ) -> Result<Flash<Redirect>, AppError> {
-    match service::unlink(app.db, current.user.id, name, &app.config.oauth).await? {
-        UnlinkOutcome::Unlinked => {
-            let event = Event::new(current.user.id, EventKind::AccountUnlinked, &client)
-                .detail(json!({ "provider": name }));
-            security_log::record(app.db, app.clock.now(), event).await;
-            Ok(Flash::success(
-                Redirect::to(uri!(linked_page)),
-                "The account was unlinked.",
-            ))
-        }
+    let (now, providers) = (app.clock.now(), &app.config.oauth);
+    match service::unlink(app.db, now, &client, current.user.id, name, providers).await? {
+        UnlinkOutcome::Unlinked => Ok(Flash::success(
+            Redirect::to(uri!(linked_page)),
+            "The account was unlinked.",
+        )),
         UnlinkOutcome::NotLinked => Err(AppError::NotFound),
         UnlinkOutcome::LastWayIn => Ok(Flash::error(
             Redirect::to(uri!(linked_page)),
