@@ -22,6 +22,10 @@ pub enum AppError {
     Conflict(&'static str),
     #[error("too many requests")]
     TooManyRequests { retry_after: u64 },
+    /// Gatehouse itself is at capacity (the password hashing queue is
+    /// full); the client may try again after `retry_after` seconds.
+    #[error("service unavailable")]
+    ServiceUnavailable { retry_after: u64 },
     /// An upstream (an OAuth provider) failed; the message says what now.
     #[error("bad gateway: {0}")]
     BadGateway(&'static str),
@@ -40,6 +44,7 @@ impl AppError {
             AppError::NotFound => Status::NotFound,
             AppError::Conflict(_) => Status::Conflict,
             AppError::TooManyRequests { .. } => Status::TooManyRequests,
+            AppError::ServiceUnavailable { .. } => Status::ServiceUnavailable,
             AppError::BadGateway(_) => Status::BadGateway,
             AppError::Db(_) | AppError::Internal(_) => Status::InternalServerError,
         }

@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 
 use super::entity::{self as user, EMAIL_INDEX, USERNAME_INDEX};
 use super::forms::{Email, Username};
-use super::password::{Password, PasswordHasher, check_new_password};
+use super::password::{HashError, Password, PasswordHasher, check_new_password};
 use crate::error::{AppError, FormErrors};
 
 /// What a new account is made from, as typed.
@@ -35,6 +35,8 @@ pub enum RegisterError {
     #[error("already taken")]
     Taken(FormErrors),
     #[error(transparent)]
+    Hashing(#[from] HashError),
+    #[error(transparent)]
     Db(#[from] DbErr),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -46,6 +48,7 @@ impl From<RegisterError> for AppError {
         match err {
             RegisterError::Invalid(_) => AppError::BadRequest("That input is not valid."),
             RegisterError::Taken(_) => AppError::Conflict("That name or email is taken."),
+            RegisterError::Hashing(e) => e.into(),
             RegisterError::Db(e) => AppError::Db(e),
             RegisterError::Internal(e) => AppError::Internal(e),
         }

@@ -52,7 +52,7 @@ pub fn explain_redirect(
     });
 }
 
-/// For a guard that refuses with 429: how long the client should wait.
+/// For a refusal with 429 or 503: how long the client should wait.
 pub fn explain_retry_after(req: &Request<'_>, seconds: u64) {
     req.local_cache(|| ErrorDetail {
         retry_after: Some(seconds),

@@ -379,7 +379,7 @@ async fn check_password(
         Some(password) => app
             .hasher
             .verify(&password, stored.as_deref())
-            .await
+            .await?
             .then_some(password),
         None => None,
     };
@@ -462,7 +462,7 @@ pub async fn confirm_password(
         Some(password) => {
             app.hasher
                 .verify(&password, account.password_hash.as_deref())
-                .await
+                .await?
         }
         None => false,
     };

@@ -22,7 +22,9 @@ impl<'r> Responder<'r, 'static> for AppError {
             AppError::Internal(e) => tracing::error!(error = ?e, "internal error"),
             _ => {}
         }
-        if let AppError::TooManyRequests { retry_after } = self {
+        if let AppError::TooManyRequests { retry_after }
+        | AppError::ServiceUnavailable { retry_after } = self
+        {
             explain_retry_after(req, retry_after);
         }
         error_response(req, self.status(), self.public_message())
@@ -43,7 +45,7 @@ pub fn error_response(
     let mut response = render_error(req, status, message, detail)?;
     if let Some(seconds) = detail
         .retry_after
-        .filter(|_| status == Status::TooManyRequests)
+        .filter(|_| matches!(status.code, 429 | 503))
     {
         response.set_header(Header::new("Retry-After", seconds.to_string()));
     }

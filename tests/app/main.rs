@@ -13,6 +13,7 @@ mod cli;
 mod csrf;
 mod guards;
 mod hardening;
+mod hashing;
 mod oauth;
 mod oauth_provider;
 mod rate_limits;
