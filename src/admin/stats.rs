@@ -3,8 +3,7 @@
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait as _, Condition, ConnectionTrait, DbErr, EntityTrait as _, QueryFilter as _,
-    QuerySelect as _,
+    ColumnTrait as _, ConnectionTrait, DbErr, EntityTrait as _, QueryFilter as _, QuerySelect as _,
 };
 use serde::Serialize;
 use time::{Duration, OffsetDateTime};
@@ -12,7 +11,8 @@ use time::{Duration, OffsetDateTime};
 use crate::accounts::entity as user;
 use crate::config::AppConfig;
 use crate::security_log::{EventKind, entity as event};
-use crate::sessions::entity::{self as session, SessionKind};
+use crate::sessions::entity as session;
+use crate::sessions::store;
 
 #[derive(Debug, Serialize)]
 pub struct Dashboard {
@@ -50,17 +50,10 @@ pub async fn dashboard(
         .one(db)
         .await?
         .unwrap_or_default();
-    // Live as `sessions::store::is_live` means it, in SQL.
     let live_sessions = session::Entity::find()
         .select_only()
         .column_as(Expr::cust("COUNT(*)"), "live")
-        .filter(session::Column::ExpiresAt.gt(now))
-        .filter(
-            Condition::any()
-                .add(session::Column::Remember.eq(true))
-                .add(session::Column::Kind.eq(SessionKind::Api.as_str()))
-                .add(session::Column::LastSeenAt.gt(now - config.session_idle)),
-        )
+        .filter(store::live(config, now))
         .into_tuple::<i64>()
         .one(db)
         .await?

@@ -128,16 +128,14 @@ async fn token(
     };
     let otp = form.otp.filter(|otp| !otp.trim().is_empty());
     let holder = Holder::Api { scopes };
-    let outcome = sign_in::with_password(
-        &app,
-        &client,
-        holder,
-        username,
-        password,
-        otp,
-        "token endpoint",
-    )
-    .await?;
+    let method = "token endpoint";
+    let outcome =
+        sign_in::with_password(&app, &client, holder, username, password, otp, method).await?;
+    token_answer(outcome, scopes)
+}
+
+/// The sign-in flow's outcome as RFC 6749 §5.1 / §5.2 answers.
+fn token_answer(outcome: Outcome, scopes: Scopes) -> Result<TokenResponse, AppError> {
     let signed = match outcome {
         Outcome::SignedIn(signed) => signed,
         Outcome::NeedsSecondFactor => {

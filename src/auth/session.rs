@@ -21,6 +21,7 @@ use super::state::AppState;
 use crate::accounts::entity as user;
 use crate::clock::Clock;
 use crate::config::AppConfig;
+use crate::rate_limit::LimiterError;
 use crate::security_log::{self, Event, EventKind};
 use crate::sessions::entity::{self, SessionKind};
 use crate::sessions::store;
@@ -61,6 +62,17 @@ pub enum Lookup {
     Failed,
 }
 
+/// Why the caller could not be looked up (a 500; the cause is logged).
+#[derive(Debug, thiserror::Error)]
+pub enum LookupError {
+    #[error("application state is missing")]
+    MissingState,
+    #[error(transparent)]
+    Db(#[from] DbErr),
+    #[error("rate limiter: {0}")]
+    Limiter(#[from] LimiterError),
+}
+
 /// Who is signed in on this request: None for anonymous, `Err(status)` when
 /// a credential was refused (the reason is recorded for the error
 /// response) or the database failed (500).
@@ -99,14 +111,14 @@ pub async fn current<'r>(req: &'r Request<'_>) -> Result<Option<&'r Authenticate
     }
 }
 
-async fn from_cookie(req: &Request<'_>) -> Result<Option<Authenticated>, DbErr> {
+async fn from_cookie(req: &Request<'_>) -> Result<Option<Authenticated>, LookupError> {
     let rocket = req.rocket();
     let (Some(config), Some(db), Some(clock)) = (
         rocket.state::<AppConfig>(),
         rocket.state::<DatabaseConnection>(),
         rocket.state::<Clock>(),
     ) else {
-        return Err(DbErr::Custom("application state is missing".into()));
+        return Err(LookupError::MissingState);
     };
     let Some(cookie) = req.cookies().get_private(&cookies::name(config, COOKIE)) else {
         return Ok(None);

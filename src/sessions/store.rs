@@ -5,7 +5,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sea_orm::{
-    ActiveModelTrait as _, ColumnTrait as _, ConnectionTrait, DbErr, EntityTrait as _,
+    ActiveModelTrait as _, ColumnTrait as _, Condition, ConnectionTrait, DbErr, EntityTrait as _,
     QueryFilter as _, Set,
 };
 use std::collections::HashMap;
@@ -96,13 +96,14 @@ pub async fn find_live(
     };
     let found = session::Entity::find()
         .filter(condition)
+        .filter(live(config, now))
         .find_also_related(user::Entity)
         .one(db)
         .await?;
     let Some((mut session, Some(user))) = found else {
         return Ok(None);
     };
-    if !user.is_active || !is_live(&session, config, now) {
+    if !user.is_active {
         return Ok(None);
     }
     if now - session.last_seen_at >= TOUCH_INTERVAL {
@@ -116,11 +117,19 @@ pub async fn find_live(
     Ok(Some((session, user)))
 }
 
-/// Not past its absolute end, and used recently unless it is remembered or
-/// an API token's (whose lifetime is the token's).
-pub fn is_live(session: &session::Model, config: &AppConfig, now: OffsetDateTime) -> bool {
-    let idle_exempt = session.remember || session.kind == SessionKind::Api.as_str();
-    session.expires_at > now && (idle_exempt || now - session.last_seen_at < config.session_idle)
+/// The one rule of a live session, as an SQL condition: not past its
+/// absolute end, and used within `session_idle_minutes` unless it is
+/// remembered or an API token's (whose lifetime is the token's). Lookups,
+/// lists, the dashboard's count and the sweeper all use it.
+pub fn live(config: &AppConfig, now: OffsetDateTime) -> Condition {
+    Condition::all()
+        .add(session::Column::ExpiresAt.gt(now))
+        .add(
+            Condition::any()
+                .add(session::Column::Remember.eq(true))
+                .add(session::Column::Kind.eq(SessionKind::Api.as_str()))
+                .add(session::Column::LastSeenAt.gt(now - config.session_idle)),
+        )
 }
 
 /// Deletes session `public_id` if `user_id` owns it. False means there is
@@ -145,16 +154,12 @@ pub async fn list_live_for_user(
     user_id: i32,
 ) -> Result<Vec<session::Model>, DbErr> {
     use sea_orm::QueryOrder as _;
-    let sessions = find_owned::<session::Entity>(user_id)
-        .filter(session::Column::ExpiresAt.gt(now))
+    find_owned::<session::Entity>(user_id)
+        .filter(live(config, now))
         .order_by_desc(session::Column::LastSeenAt)
         .order_by_desc(session::Column::Id)
         .all(db)
-        .await?;
-    Ok(sessions
-        .into_iter()
-        .filter(|session| is_live(session, config, now))
-        .collect())
+        .await
 }
 
 /// When each of `user_ids` was last active in any session they still have
