@@ -395,8 +395,13 @@ async fn get_logout_changes_nothing() {
 
     let response = browser.get("/logout").await;
 
-    assert_ne!(response.status, Status::SeeOther);
+    // No GET route signs out: the catcher's 404, the session row and the
+    // log as they were.
+    response.assert_status(Status::NotFound);
     assert!(browser.is_signed_in().await);
+    assert_eq!(app.count("sessions").await, 1);
+    let log = browser.get("/account/security").await.body;
+    assert!(!log.contains("data-event-kind=\"sign_out\""), "{log}");
 }
 
 #[rocket::async_test]
