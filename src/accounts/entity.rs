@@ -2,7 +2,7 @@
 
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, Func};
-use sea_orm::{ConnectionTrait, DbErr, ExprTrait as _};
+use sea_orm::{Condition, ConnectionTrait, DbErr, ExprTrait as _};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "users")]
@@ -107,4 +107,106 @@ pub async fn search(
     let total = paginator.num_items().await?;
     let users = paginator.fetch_page(page).await?;
     Ok((users, total))
+}
+
+// The two-factor columns: written only through these, by `two_factor`'s
+// service, each a conditional UPDATE so concurrent requests cannot both win.
+
+/// Accepts TOTP `step` for `user_id` only if it is newer than the last
+/// accepted one.
+pub async fn claim_totp_step(
+    db: &impl ConnectionTrait,
+    user_id: i32,
+    step: i64,
+) -> Result<bool, DbErr> {
+    let claimed = Entity::update_many()
+        .col_expr(Column::TotpLastStep, Expr::value(step))
+        .filter(Column::Id.eq(user_id))
+        .filter(
+            Condition::any()
+                .add(Column::TotpLastStep.is_null())
+                .add(Column::TotpLastStep.lt(step)),
+        )
+        .exec(db)
+        .await?;
+    Ok(claimed.rows_affected == 1)
+}
+
+/// Keeps `sealed` as the secret being set up, replacing any earlier one.
+pub async fn set_pending_totp_secret(
+    db: &impl ConnectionTrait,
+    user_id: i32,
+    sealed: String,
+) -> Result<(), DbErr> {
+    Entity::update_many()
+        .col_expr(Column::TotpPendingSecret, Expr::value(sealed))
+        .filter(Column::Id.eq(user_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Turns two-factor authentication on with the pending secret `sealed`,
+/// only if that is still the pending one and it is not on yet; `step` is
+/// the step its confirming code used.
+pub async fn enable_totp(
+    db: &impl ConnectionTrait,
+    user_id: i32,
+    sealed: &str,
+    step: i64,
+    now: TimeDateTimeWithTimeZone,
+) -> Result<bool, DbErr> {
+    let enabled = Entity::update_many()
+        .col_expr(Column::TotpSecret, Expr::value(sealed))
+        .col_expr(
+            Column::TotpPendingSecret,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(Column::TotpEnabledAt, Expr::value(now))
+        .col_expr(Column::TotpLastStep, Expr::value(step))
+        .filter(Column::Id.eq(user_id))
+        .filter(Column::TotpPendingSecret.eq(sealed))
+        .filter(Column::TotpEnabledAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(enabled.rows_affected == 1)
+}
+
+/// Turns two-factor authentication off and forgets its secrets.
+pub async fn clear_totp(db: &impl ConnectionTrait, user_id: i32) -> Result<(), DbErr> {
+    Entity::update_many()
+        .col_expr(Column::TotpSecret, Expr::value(Option::<String>::None))
+        .col_expr(
+            Column::TotpPendingSecret,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            Column::TotpEnabledAt,
+            Expr::value(Option::<TimeDateTimeWithTimeZone>::None),
+        )
+        .filter(Column::Id.eq(user_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// The first statement of a transaction that reads `user_id`'s row to
+/// decide a change: a write that changes nothing. A row lock on
+/// PostgreSQL, the write lock on SQLite, so two such transactions take
+/// turns. Then the row, if it still exists.
+pub async fn lock_and_find(
+    db: &impl ConnectionTrait,
+    user_id: i32,
+) -> Result<Option<Model>, DbErr> {
+    Entity::update_many()
+        .col_expr(Column::UpdatedAt, Expr::col(Column::UpdatedAt))
+        .filter(Column::Id.eq(user_id))
+        .exec(db)
+        .await?;
+    Entity::find_by_id(user_id).one(db).await
+}
+
+pub async fn delete_by_id(db: &impl ConnectionTrait, user_id: i32) -> Result<(), DbErr> {
+    Entity::delete_by_id(user_id).exec(db).await?;
+    Ok(())
 }

@@ -137,6 +137,26 @@ pub async fn record_login(
     Ok(())
 }
 
+/// Sets the member and staff roles (a superuser stays one).
+pub async fn set_roles(
+    db: &DatabaseConnection,
+    user_id: i32,
+    is_member: bool,
+    is_staff: bool,
+    now: OffsetDateTime,
+) -> Result<(), DbErr> {
+    user::ActiveModel {
+        id: Set(user_id),
+        is_member: Set(is_member),
+        is_staff: Set(is_staff),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .update(db)
+    .await?;
+    Ok(())
+}
+
 /// Why deleting or (de)activating an account was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum AccountChangeError {

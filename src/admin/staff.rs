@@ -4,7 +4,7 @@
 //! or for a deletion (which takes the account's own log with it) in the
 //! acting staff member's log, naming the deleted account.
 
-use sea_orm::{ActiveModelTrait as _, DatabaseConnection, EntityTrait as _, Set};
+use sea_orm::DatabaseConnection;
 use serde_json::json;
 use time::OffsetDateTime;
 
@@ -100,15 +100,7 @@ pub async fn set_roles(
     is_member: bool,
     is_staff: bool,
 ) -> Result<(), AppError> {
-    user::ActiveModel {
-        id: Set(account.id),
-        is_member: Set(is_member),
-        is_staff: Set(is_staff),
-        updated_at: Set(acting.now),
-        ..Default::default()
-    }
-    .update(acting.db)
-    .await?;
+    service::set_roles(acting.db, account.id, is_member, is_staff, acting.now).await?;
     let detail = json!({ "by": acting.actor.username, "member": is_member, "staff": is_staff });
     acting
         .record(account.id, EventKind::RolesChanged, detail)
@@ -121,7 +113,7 @@ pub async fn set_roles(
 /// the actor's own log in the same transaction.
 pub async fn delete(acting: &Acting<'_>, account: &user::Model) -> Result<(), AppError> {
     let txn = begin_superuser_safe(acting.db, account.id, |user| user.is_superuser).await?;
-    user::Entity::delete_by_id(account.id).exec(&txn).await?;
+    user::delete_by_id(&txn, account.id).await?;
     let event = Event::new(acting.actor.id, EventKind::AccountDeleted, acting.client)
         .by(acting.actor.id)
         .detail(json!({ "account": account.username }));

@@ -2,8 +2,8 @@
 //! make an account, or link to the signed-in user; and unlinking.
 
 use sea_orm::{
-    ActiveModelTrait as _, ColumnTrait as _, DatabaseConnection, EntityTrait as _,
-    QueryFilter as _, Set, TransactionTrait as _, sea_query::Expr,
+    ActiveModelTrait as _, ColumnTrait as _, DatabaseConnection, QueryFilter as _, Set,
+    TransactionTrait as _,
 };
 use time::OffsetDateTime;
 
@@ -75,7 +75,7 @@ pub async fn sign_up(
         LinkOutcome::Linked => Ok(LoginOutcome::SignIn(Box::new(user))),
         // Another request linked this identity a moment ago: let that win.
         _ => {
-            user::Entity::delete_by_id(user.id).exec(db).await?;
+            user::delete_by_id(db, user.id).await?;
             Err(AppError::Conflict(
                 "This account was linked by another request just now. Try signing in again.",
             ))
@@ -162,12 +162,7 @@ pub async fn unlink(
     configured: &[Provider],
 ) -> Result<UnlinkOutcome, AppError> {
     let txn = db.begin().await?;
-    user::Entity::update_many()
-        .col_expr(user::Column::UpdatedAt, Expr::col(user::Column::UpdatedAt))
-        .filter(user::Column::Id.eq(user_id))
-        .exec(&txn)
-        .await?;
-    let Some(user) = user::Entity::find_by_id(user_id).one(&txn).await? else {
+    let Some(user) = user::lock_and_find(&txn, user_id).await? else {
         return Ok(UnlinkOutcome::NotLinked);
     };
     let links = linked::list_for_user(&txn, user.id).await?;

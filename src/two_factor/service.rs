@@ -7,8 +7,8 @@
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait as _, ColumnTrait as _, Condition, ConnectionTrait, DatabaseConnection, DbErr,
-    EntityTrait as _, QueryFilter as _, Set, TransactionTrait as _,
+    ColumnTrait as _, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait as _,
+    QueryFilter as _, Set, TransactionTrait as _,
 };
 use time::OffsetDateTime;
 
@@ -49,22 +49,6 @@ pub fn current_step(now: OffsetDateTime) -> u64 {
     unix(now) / STEP_SECONDS
 }
 
-/// Accepts `step` for `user_id` only if it is newer than the last accepted.
-async fn claim_step(db: &impl ConnectionTrait, user_id: i32, step: u64) -> Result<bool, DbErr> {
-    let step = i64::try_from(step).unwrap_or(i64::MAX);
-    let claimed = user::Entity::update_many()
-        .col_expr(user::Column::TotpLastStep, Expr::value(step))
-        .filter(user::Column::Id.eq(user_id))
-        .filter(
-            Condition::any()
-                .add(user::Column::TotpLastStep.is_null())
-                .add(user::Column::TotpLastStep.lt(step)),
-        )
-        .exec(db)
-        .await?;
-    Ok(claimed.rows_affected == 1)
-}
-
 /// Checks `code` as a TOTP code, then as a recovery code, and uses it up
 /// (a recovery code used is recorded). None: wrong, already used, or 2FA
 /// is not on.
@@ -85,7 +69,8 @@ pub async fn verify(
         .as_deref()
         .and_then(|sealed| totp::open(config, account.id, sealed));
     if let Some(step) = secret.and_then(|s| s.matching_step(code, unix(now))) {
-        return Ok(claim_step(db, account.id, step)
+        let step = i64::try_from(step).unwrap_or(i64::MAX);
+        return Ok(user::claim_totp_step(db, account.id, step)
             .await?
             .then_some(SecondFactor::Authenticator));
     }
@@ -113,13 +98,7 @@ pub async fn begin_setup(
     user_id: i32,
 ) -> Result<TotpSecret, DbErr> {
     let secret = TotpSecret::generate();
-    user::ActiveModel {
-        id: Set(user_id),
-        totp_pending_secret: Set(Some(totp::seal(config, user_id, &secret))),
-        ..Default::default()
-    }
-    .update(db)
-    .await?;
+    user::set_pending_totp_secret(db, user_id, totp::seal(config, user_id, &secret)).await?;
     Ok(secret)
 }
 
@@ -155,23 +134,9 @@ pub async fn confirm(
     };
     let txn = db.begin().await?;
     // Only the pending secret that was checked becomes the secret.
-    let enabled = user::Entity::update_many()
-        .col_expr(user::Column::TotpSecret, Expr::value(sealed.clone()))
-        .col_expr(
-            user::Column::TotpPendingSecret,
-            Expr::value(Option::<String>::None),
-        )
-        .col_expr(user::Column::TotpEnabledAt, Expr::value(now))
-        .col_expr(
-            user::Column::TotpLastStep,
-            Expr::value(i64::try_from(step).unwrap_or(0)),
-        )
-        .filter(user::Column::Id.eq(account.id))
-        .filter(user::Column::TotpPendingSecret.eq(sealed.clone()))
-        .filter(user::Column::TotpEnabledAt.is_null())
-        .exec(&txn)
-        .await?;
-    if enabled.rows_affected != 1 {
+    let step = i64::try_from(step).unwrap_or(0);
+    let enabled = user::enable_totp(&txn, account.id, sealed, step, now).await?;
+    if !enabled {
         return Ok(Confirmation::NothingPending);
     }
     let codes = replace_recovery_codes(&txn, config, account.id, now).await?;
@@ -231,22 +196,7 @@ pub async fn disable(
     user_id: i32,
 ) -> Result<(), DbErr> {
     let txn = db.begin().await?;
-    user::Entity::update_many()
-        .col_expr(
-            user::Column::TotpSecret,
-            Expr::value(Option::<String>::None),
-        )
-        .col_expr(
-            user::Column::TotpPendingSecret,
-            Expr::value(Option::<String>::None),
-        )
-        .col_expr(
-            user::Column::TotpEnabledAt,
-            Expr::value(Option::<OffsetDateTime>::None),
-        )
-        .filter(user::Column::Id.eq(user_id))
-        .exec(&txn)
-        .await?;
+    user::clear_totp(&txn, user_id).await?;
     delete_owned::<recovery_code::Entity>(user_id)
         .exec(&txn)
         .await?;
