@@ -64,6 +64,31 @@ fn roles(u: &user::Model) -> &'static str {
     }
 }
 
+/// A page of users as the list shows them, with when each was last seen:
+/// a live session's activity, else the last sign-in (sessions end, the
+/// sign-in time stays).
+async fn user_rows(app: &AppState<'_>, found: Vec<user::Model>) -> Result<Vec<UserRow>, AppError> {
+    let ids: Vec<i32> = found.iter().map(|u| u.id).collect();
+    let session_activity = store::last_seen_by_user(app.db, &ids).await?;
+    Ok(found
+        .into_iter()
+        .map(|u| UserRow {
+            id: u.id,
+            roles: roles(&u),
+            active: u.is_active,
+            two_factor: u.has_two_factor(),
+            joined: u.created_at.date().to_string(),
+            last_seen: session_activity
+                .get(&u.id)
+                .copied()
+                .max(u.last_login_at)
+                .map(time::absolute),
+            username: u.username,
+            email: u.email,
+        })
+        .collect())
+}
+
 #[get("/admin/users?<q>&<page>")]
 async fn users(
     _staff: Staff,
@@ -79,27 +104,7 @@ async fn users(
     let page = crate::db::page_number(page);
     let (found, total) = user::search(app.db, query, page - 1, USERS_PER_PAGE).await?;
     let pages = total.div_ceil(USERS_PER_PAGE).max(1);
-    let ids: Vec<i32> = found.iter().map(|u| u.id).collect();
-    let session_activity = store::last_seen_by_user(app.db, &ids).await?;
-    let rows: Vec<UserRow> = found
-        .into_iter()
-        .map(|u| UserRow {
-            id: u.id,
-            roles: roles(&u),
-            active: u.is_active,
-            two_factor: u.has_two_factor(),
-            joined: u.created_at.date().to_string(),
-            // A live session's activity, else the last sign-in (sessions
-            // end, the sign-in time stays).
-            last_seen: session_activity
-                .get(&u.id)
-                .copied()
-                .max(u.last_login_at)
-                .map(time::absolute),
-            username: u.username,
-            email: u.email,
-        })
-        .collect();
+    let rows = user_rows(&app, found).await?;
     let encoded_query = rocket::http::RawStr::new(query)
         .percent_encode()
         .to_string();
@@ -123,14 +128,9 @@ async fn target(app: &AppState<'_>, id: i32) -> Result<user::Model, AppError> {
         .ok_or(AppError::NotFound)
 }
 
-#[get("/admin/users/<id>")]
-async fn user_detail(
-    staff: Staff,
-    id: i32,
-    page: Page<'_>,
-    app: AppState<'_>,
-) -> Result<Template, AppError> {
-    let account = target(&app, id).await?;
+/// An account's live sessions, linked accounts and latest events, as the
+/// staff page shows them.
+async fn activity(app: &AppState<'_>, id: i32) -> Result<serde_json::Value, AppError> {
     let now = app.clock.now();
     let sessions: Vec<_> = store::list_live_for_user(app.db, app.config, now, id)
         .await?
@@ -155,6 +155,18 @@ async fn user_detail(
         .into_iter()
         .map(|e| super::security_log::view(e, now))
         .collect();
+    Ok(json!({ "sessions": sessions, "links": links, "events": events }))
+}
+
+#[get("/admin/users/<id>")]
+async fn user_detail(
+    staff: Staff,
+    id: i32,
+    page: Page<'_>,
+    app: AppState<'_>,
+) -> Result<Template, AppError> {
+    let account = target(&app, id).await?;
+    let activity = activity(&app, id).await?;
     let actor = &staff.0.user;
     Ok(page.render(
         "admin/user",
@@ -173,9 +185,9 @@ async fn user_detail(
                 "joined": time::absolute(account.created_at),
                 "last_sign_in": account.last_login_at.map(time::absolute),
             },
-            "sessions": sessions,
-            "links": links,
-            "events": events,
+            "sessions": activity["sessions"],
+            "links": activity["links"],
+            "events": activity["events"],
             "may_act": staff::may_act_on(actor, &account).is_ok(),
             "is_self": actor.id == account.id,
             "viewer_is_superuser": actor.is_superuser,

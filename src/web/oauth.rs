@@ -149,6 +149,35 @@ struct ProviderAnswer<'r> {
     error: Option<&'r str>,
 }
 
+/// Who the provider says the person is: the code exchanged (with the
+/// flow's PKCE verifier) and the profile fetched. A refusal at the
+/// provider, a missing code or a failing provider changes nothing.
+async fn identity(
+    app: &AppState<'_>,
+    http: &ProviderHttp,
+    provider: &Provider,
+    answer: &ProviderAnswer<'_>,
+    verifier: &str,
+) -> Result<Identity, AppError> {
+    if answer.error.is_some() {
+        return Err(AppError::BadRequest(
+            "The provider did not authorize the request, so nothing was changed.",
+        ));
+    }
+    let Some(code) = answer.code.filter(|c| !c.is_empty() && c.len() <= 2048) else {
+        return Err(AppError::BadRequest(
+            "The provider sent no authorization code.",
+        ));
+    };
+    let redirect = client::redirect_uri(&app.config.public_url, provider);
+    client::fetch_identity(http, provider, &redirect, code, verifier.to_owned())
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = %e, "OAuth provider failed");
+            AppError::BadGateway("We could not reach the provider or understand its answer. Nothing was changed; please try again later.")
+        })
+}
+
 #[get("/oauth/<name>/callback?<answer..>")]
 async fn callback(
     name: &str,
@@ -166,23 +195,7 @@ async fn callback(
             "This sign-in attempt has expired or was already used. Please start again.",
         ));
     };
-    if answer.error.is_some() {
-        return Err(AppError::BadRequest(
-            "The provider did not authorize the request, so nothing was changed.",
-        ));
-    }
-    let Some(code) = answer.code.filter(|c| !c.is_empty() && c.len() <= 2048) else {
-        return Err(AppError::BadRequest(
-            "The provider sent no authorization code.",
-        ));
-    };
-    let redirect = client::redirect_uri(&app.config.public_url, provider);
-    let identity = client::fetch_identity(http, provider, &redirect, code, pending.verifier)
-        .await
-        .map_err(|e| {
-            tracing::warn!(error = %e, "OAuth provider failed");
-            AppError::BadGateway("We could not reach the provider or understand its answer. Nothing was changed; please try again later.")
-        })?;
+    let identity = identity(&app, http, provider, &answer, &pending.verifier).await?;
     match pending.kind {
         FlowKind::Link => {
             let current = current.filter(|c| Some(c.user.id) == pending.user_id);
