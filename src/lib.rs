@@ -15,6 +15,8 @@ pub mod clock;
 /// Settings: `Rocket.toml` / `ROCKET_*`, validated into `AppConfig`, with
 /// the OAuth provider tables and rate limits as plain data.
 pub mod config;
+/// HMAC-SHA256, SHA-256, hex and constant-time comparison.
+pub mod crypto;
 /// Database connection, migrations, constraint-error helper, and the
 /// owner-scoped query builders every feature's queries start from.
 pub mod db;

@@ -13,7 +13,6 @@ use rocket::data::{Data, FromData, Outcome as DataOutcome, ToByteUnit as _};
 use rocket::form::{Form, FromForm, ValueField};
 use rocket::http::{CookieJar, RawStr, Status};
 use rocket::request::{FromRequest, Outcome, Request};
-use subtle::ConstantTimeEq as _;
 
 use super::cookies;
 use super::refusal::explain;
@@ -119,7 +118,7 @@ impl<'r, T: FromForm<'r>> FromData<'r> for CsrfForm<T> {
         let submitted = fields.iter().find(|(name, _)| name == FIELD);
         let valid = match (expected, submitted) {
             (Some(cookie), Some((_, token))) if !token.is_empty() => {
-                bool::from(cookie.value().as_bytes().ct_eq(token.as_bytes()))
+                crate::crypto::constant_time_eq(cookie.value().as_bytes(), token.as_bytes())
             }
             _ => false,
         };

@@ -6,7 +6,6 @@
 use oauth2::{CsrfToken, PkceCodeChallenge};
 use rocket::http::CookieJar;
 use serde::{Deserialize, Serialize};
-use subtle::ConstantTimeEq as _;
 use time::{Duration, OffsetDateTime};
 
 use super::cookies;
@@ -85,7 +84,7 @@ pub fn take(
     cookies.remove_private(cookies::build(config, COOKIE, String::new()));
     let flow: PendingFlow = serde_json::from_str(cookie.value()).ok()?;
     let state_matches =
-        state.is_some_and(|s| bool::from(s.as_bytes().ct_eq(flow.state.as_bytes())));
+        state.is_some_and(|s| crate::crypto::constant_time_eq(s.as_bytes(), flow.state.as_bytes()));
     (state_matches && flow.provider == provider && flow.expires_at > now.unix_timestamp())
         .then_some(flow)
 }

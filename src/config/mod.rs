@@ -312,12 +312,7 @@ impl AppConfig {
     /// a key leaked from one use (say, JWT signing) reveals nothing about
     /// the cookie key or another feature's key.
     pub fn derive_key(&self, label: &str) -> [u8; 32] {
-        use hmac::{KeyInit as _, Mac as _};
-        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.secret_key)
-            .expect("HMAC accepts keys of any length");
-        mac.update(label.as_bytes());
-        mac.update(&[1]);
-        mac.finalize().into_bytes().into()
+        crate::crypto::hmac_sha256(&self.secret_key, &[label.as_bytes(), &[1]])
     }
 }
 

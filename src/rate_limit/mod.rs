@@ -19,12 +19,12 @@ mod turns;
 
 use std::sync::Arc;
 
+use crate::crypto;
 use sea_orm::ExprTrait as _;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ColumnTrait as _, Condition, DatabaseConnection, DbErr, EntityTrait as _, QueryFilter as _,
 };
-use sha2::Sha256;
 
 use crate::config::AppConfig;
 use time::OffsetDateTime;
@@ -114,14 +114,9 @@ impl RateLimiter {
     /// A counter of `bucket` (what is counted, e.g. `sign_in:account`) for
     /// `subject` (who or what: a user id, a normalized login, an address).
     pub fn counter(&self, bucket: &str, subject: &str, limit: Limit) -> Counter {
-        use hmac::{KeyInit as _, Mac as _};
-        let mut mac = hmac::Hmac::<Sha256>::new_from_slice(&self.key)
-            .expect("HMAC accepts keys of any length");
-        mac.update(bucket.as_bytes());
-        mac.update(b"\n");
-        mac.update(subject.as_bytes());
-        let digest = mac.finalize().into_bytes();
-        let key = digest.iter().take(24).map(|b| format!("{b:02x}")).collect();
+        let digest =
+            crypto::hmac_sha256(&self.key, &[bucket.as_bytes(), b"\n", subject.as_bytes()]);
+        let key = crypto::hex(&digest[..24]);
         Counter {
             key,
             limit,

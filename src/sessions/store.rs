@@ -10,7 +10,6 @@ use sea_orm::{
 };
 use std::collections::HashMap;
 
-use sha2::{Digest as _, Sha256};
 use time::{Duration, OffsetDateTime};
 
 use super::entity::{self as session, SessionKind};
@@ -31,10 +30,7 @@ pub struct IssuedSession {
 }
 
 pub fn hash_secret(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::crypto::sha256_hex(secret.as_bytes())
 }
 
 /// Opens a session for `user_id`. A browser session ends after
