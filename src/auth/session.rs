@@ -8,7 +8,7 @@
 //! sign-out deletes the row, so a copied cookie dies with it. Any cookie
 //! that does not name a live session means "anonymous", never an error.
 //! Cookies are not accepted under `/api`: there the caller is whoever the
-//! bearer token or API key names (see `api::auth`).
+//! bearer token or API key names (see `api_caller`).
 
 use rocket::http::{CookieJar, Status};
 use rocket::request::Request;
