@@ -10,15 +10,26 @@ use sea_orm::{
     QueryFilter as _, Select, SqlErr, UpdateMany,
 };
 
+/// Why the database could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("cannot create {dir}: {source}")]
+    Folder { dir: String, source: std::io::Error },
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
 /// Opens a pool for `url`. For a SQLite file the folder is created first,
 /// and the journal is WAL so readers do not block the writer.
-pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+pub async fn connect(url: &str) -> Result<DatabaseConnection, ConnectError> {
     if let Some(path) = sqlite_file(url)
         && let Some(dir) = std::path::Path::new(path).parent()
         && !dir.as_os_str().is_empty()
     {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| DbErr::Custom(format!("cannot create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir).map_err(|source| ConnectError::Folder {
+            dir: dir.display().to_string(),
+            source,
+        })?;
     }
     let mut options = ConnectOptions::new(url.to_owned());
     options
@@ -32,7 +43,7 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
         });
-    Database::connect(options).await
+    Ok(Database::connect(options).await?)
 }
 
 /// Brings the schema up to date; safe to run at every start.
