@@ -168,6 +168,17 @@ pub enum AccountChangeError {
     Db(#[from] DbErr),
 }
 
+impl AccountChangeError {
+    /// As an `AppError` whose refusal says `last_superuser` when that is
+    /// the reason.
+    pub fn saying(self, last_superuser: &'static str) -> AppError {
+        match self {
+            AccountChangeError::LastSuperuser => AppError::Conflict(last_superuser),
+            other => other.into(),
+        }
+    }
+}
+
 impl From<AccountChangeError> for AppError {
     fn from(err: AccountChangeError) -> Self {
         match err {

@@ -66,7 +66,9 @@ pub async fn set_active(
     account: &user::Model,
     active: bool,
 ) -> Result<u64, AppError> {
-    service::set_active(acting.db, account.id, active, acting.now).await?;
+    service::set_active(acting.db, account.id, active, acting.now)
+        .await
+        .map_err(|e| e.saying("The last active superuser cannot be deactivated."))?;
     let ended = if active {
         0
     } else {
@@ -112,7 +114,9 @@ pub async fn set_roles(
 /// unless it is the last active superuser, and records the deletion in
 /// the actor's own log in the same transaction.
 pub async fn delete(acting: &Acting<'_>, account: &user::Model) -> Result<(), AppError> {
-    let txn = begin_superuser_safe(acting.db, account.id, |user| user.is_superuser).await?;
+    let txn = begin_superuser_safe(acting.db, account.id, |user| user.is_superuser)
+        .await
+        .map_err(|e| e.saying("The last superuser cannot be deleted."))?;
     user::delete_by_id(&txn, account.id).await?;
     let event = Event::new(acting.actor.id, EventKind::AccountDeleted, acting.client)
         .by(acting.actor.id)
