@@ -5,13 +5,12 @@
 //! count. Every instance may run it; the deletes are idempotent.
 
 use rocket::fairing::AdHoc;
-use sea_orm::{DatabaseConnection, EntityTrait as _, QueryFilter as _};
+use sea_orm::DatabaseConnection;
 use time::OffsetDateTime;
 
 use crate::clock::Clock;
 use crate::config::AppConfig;
 use crate::rate_limit::{LimiterError, RateLimiter};
-use crate::sessions::entity as session;
 use crate::sessions::store;
 
 /// What one sweep deleted.
@@ -29,11 +28,7 @@ pub async fn sweep(
     limiter: &RateLimiter,
     now: OffsetDateTime,
 ) -> Result<Swept, LimiterError> {
-    let sessions = session::Entity::delete_many()
-        .filter(store::live(config, now).not())
-        .exec(db)
-        .await?
-        .rows_affected;
+    let sessions = store::delete_dead(db, config, now).await?;
     let retention_cutoff = now - config.security_log_retention;
     let security_events =
         crate::security_log::entity::delete_older_than(db, retention_cutoff).await?;

@@ -2,7 +2,7 @@
 
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, Func};
-use sea_orm::{Condition, ConnectionTrait, DbErr, ExprTrait as _};
+use sea_orm::{Condition, ConnectionTrait, DbErr, ExprTrait as _, QuerySelect as _};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "users")]
@@ -32,7 +32,7 @@ pub struct Model {
 
 /// The one place roles imply each other: a superuser counts as staff, and
 /// staff count as members. Everything that asks about a role asks here
-/// (and SQL that counts staff uses [`STAFF_SQL`]).
+/// (and SQL that counts staff, in [`counts`], uses `STAFF_SQL`).
 impl Model {
     pub fn has_two_factor(&self) -> bool {
         self.totp_enabled_at.is_some()
@@ -48,7 +48,45 @@ impl Model {
 }
 
 /// [`Model::counts_as_staff`] as an SQL condition, for aggregates.
-pub const STAFF_SQL: &str = "is_staff OR is_superuser";
+const STAFF_SQL: &str = "is_staff OR is_superuser";
+
+/// How many users there are, and how many of them are active, members,
+/// staff (superusers included) and using two-factor authentication.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Counts {
+    pub users: i64,
+    pub active: i64,
+    pub members: i64,
+    pub staff: i64,
+    pub two_factor: i64,
+}
+
+/// [`Counts`], in one aggregate query.
+pub async fn counts(db: &impl ConnectionTrait) -> Result<Counts, DbErr> {
+    let count_where = |condition: &str| {
+        Expr::cust(format!(
+            "COALESCE(SUM(CASE WHEN {condition} THEN 1 ELSE 0 END), 0)"
+        ))
+    };
+    let (users, active, members, staff, two_factor) = Entity::find()
+        .select_only()
+        .column_as(Expr::cust("COUNT(*)"), "users")
+        .column_as(count_where("is_active"), "active")
+        .column_as(count_where("is_member"), "members")
+        .column_as(count_where(STAFF_SQL), "staff")
+        .column_as(count_where("totp_enabled_at IS NOT NULL"), "two_factor")
+        .into_tuple::<(i64, i64, i64, i64, i64)>()
+        .one(db)
+        .await?
+        .unwrap_or_default();
+    Ok(Counts {
+        users,
+        active,
+        members,
+        staff,
+        two_factor,
+    })
+}
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {}

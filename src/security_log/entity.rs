@@ -54,6 +54,26 @@ pub async fn recent_of_kind(
         .await
 }
 
+/// How many events of each of `kinds` happened after `since`, as
+/// (stored name, count), in one grouped query.
+pub async fn count_by_kind(
+    db: &impl ConnectionTrait,
+    kinds: &[super::EventKind],
+    since: TimeDateTimeWithTimeZone,
+) -> Result<Vec<(String, i64)>, DbErr> {
+    use sea_orm::QuerySelect as _;
+    Entity::find()
+        .select_only()
+        .column(Column::Kind)
+        .column_as(Expr::cust("COUNT(*)"), "n")
+        .filter(Column::CreatedAt.gt(since))
+        .filter(Column::Kind.is_in(kinds.iter().map(|kind| kind.as_str())))
+        .group_by(Column::Kind)
+        .into_tuple()
+        .all(db)
+        .await
+}
+
 pub async fn delete_older_than(
     db: &impl ConnectionTrait,
     cutoff: TimeDateTimeWithTimeZone,

@@ -128,6 +128,36 @@ pub fn live(config: &AppConfig, now: OffsetDateTime) -> Condition {
         )
 }
 
+/// Deletes every session that is no longer live; answers how many.
+pub async fn delete_dead(
+    db: &impl ConnectionTrait,
+    config: &AppConfig,
+    now: OffsetDateTime,
+) -> Result<u64, DbErr> {
+    let deleted = session::Entity::delete_many()
+        .filter(live(config, now).not())
+        .exec(db)
+        .await?;
+    Ok(deleted.rows_affected)
+}
+
+/// How many sessions are live, in one aggregate query.
+pub async fn count_live(
+    db: &impl ConnectionTrait,
+    config: &AppConfig,
+    now: OffsetDateTime,
+) -> Result<i64, DbErr> {
+    use sea_orm::QuerySelect as _;
+    let live = session::Entity::find()
+        .select_only()
+        .column_as(sea_orm::sea_query::Expr::cust("COUNT(*)"), "live")
+        .filter(live(config, now))
+        .into_tuple::<i64>()
+        .one(db)
+        .await?;
+    Ok(live.unwrap_or_default())
+}
+
 /// Deletes session `public_id` if `user_id` owns it. False means there is
 /// no such session of theirs, which callers answer with 404.
 pub async fn delete_owned_by_public_id(
