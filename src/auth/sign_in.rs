@@ -21,9 +21,9 @@ use super::tokens::{self, IssuedToken};
 use super::{AppState, pending, session};
 use crate::accounts::entity as user;
 use crate::accounts::password::Password;
-use crate::accounts::service as accounts;
+use crate::accounts::service::{self as accounts, RegisterError, Registration, Roles};
 use crate::api_keys::scope::Scopes;
-use crate::error::AppError;
+use crate::error::{AppError, FormErrors};
 use crate::oauth::Provider;
 use crate::oauth::client::Identity;
 use crate::oauth::service::{self as oauth, LoginOutcome};
@@ -184,6 +184,42 @@ pub async fn second_step<'a>(
         next: waiting.next.as_deref(),
     };
     finish(app, client, holder, &account, &method).await
+}
+
+/// What a sign-up came to.
+pub enum NewAccount {
+    /// Made and signed in.
+    Created(Box<user::Model>),
+    /// Input a person can fix, by field.
+    Invalid(FormErrors),
+    /// The username or email belongs to someone else.
+    Taken(FormErrors),
+}
+
+/// A new account from the sign-up form: counted against the address's
+/// sign-up limit, registered with the full policy, and signed in.
+pub async fn with_new_account(
+    app: &AppState<'_>,
+    client: &ClientInfo,
+    cookies: &CookieJar<'_>,
+    registration: Registration<'_>,
+) -> Result<NewAccount, AppError> {
+    count_sign_up(app, client).await?;
+    let now = app.clock.now();
+    let roles = Roles::default();
+    let user = match accounts::register(app.db, app.hasher, now, registration, roles).await {
+        Ok(user) => user,
+        Err(RegisterError::Invalid(errors)) => return Ok(NewAccount::Invalid(errors)),
+        Err(RegisterError::Taken(errors)) => return Ok(NewAccount::Taken(errors)),
+        Err(other) => return Err(other.into()),
+    };
+    let holder = Holder::Browser {
+        cookies,
+        remember: false,
+        next: None,
+    };
+    finish(app, client, holder, &user, "sign-up").await?;
+    Ok(NewAccount::Created(Box::new(user)))
 }
 
 /// An identity an OAuth provider vouched for: its linked account, or a new

@@ -10,10 +10,10 @@ use super::forms::{FormErrors, FormResponse};
 use super::page::Page;
 use super::safe_next;
 use crate::accounts::forms::{ChangePasswordForm, LoginForm, SignupForm};
-use crate::accounts::service::{self, RegisterError, Registration, Roles};
+use crate::accounts::service::Registration;
 use crate::auth::csrf::{CsrfForm, NoFields};
 use crate::auth::password::{self, PasswordChange, PasswordChangeError};
-use crate::auth::sign_in::{self, Holder, Outcome, Refusal};
+use crate::auth::sign_in::{self, Holder, NewAccount, Outcome, Refusal};
 use crate::auth::{AppState, ClientInfo, CurrentUser, session};
 use crate::error::AppError;
 
@@ -46,34 +46,21 @@ async fn signup(
     cookies: &CookieJar<'_>,
 ) -> Result<FormResponse, AppError> {
     let form = form.0;
-    sign_in::count_sign_up(&app, &client).await?;
     let registration = Registration {
         username: form.username,
         email: form.email,
         password: form.password,
     };
-    let now = app.clock.now();
-    let registered =
-        service::register(app.db, app.hasher, now, registration, Roles::default()).await;
     let rerender = |errors: &FormErrors| {
         let values = json!({ "username": form.username, "email": form.email });
-        page.render(
-            "accounts/signup",
-            json!({ "values": values, "errors": errors }),
-        )
+        let context = json!({ "values": values, "errors": errors });
+        page.render("accounts/signup", context)
     };
-    let user = match registered {
-        Ok(user) => user,
-        Err(RegisterError::Invalid(errors)) => return Ok(FormResponse::Invalid(rerender(&errors))),
-        Err(RegisterError::Taken(errors)) => return Ok(FormResponse::Conflict(rerender(&errors))),
-        Err(other) => return Err(other.into()),
+    let user = match sign_in::with_new_account(&app, &client, cookies, registration).await? {
+        NewAccount::Created(user) => user,
+        NewAccount::Invalid(errors) => return Ok(FormResponse::Invalid(rerender(&errors))),
+        NewAccount::Taken(errors) => return Ok(FormResponse::Conflict(rerender(&errors))),
     };
-    let holder = Holder::Browser {
-        cookies,
-        remember: false,
-        next: None,
-    };
-    sign_in::finish(&app, &client, holder, &user, "sign-up").await?;
     Ok(FormResponse::Redirect(Flash::success(
         Redirect::to(uri!(account)),
         format!("Welcome, {}! Your account is ready.", user.username),
