@@ -98,6 +98,10 @@ pub fn sentence(kind: EventKind, detail: &Value) -> String {
                 None => format!("{verb} the {name} account"),
             }
         }
+        EventKind::AccountDeleted => match text(detail, "account") {
+            Some(account) => format!("Deleted the account {account}"),
+            None => kind.label().to_owned(),
+        },
         EventKind::RolesChanged => {
             let mut roles = Vec::new();
             if detail.get("member").and_then(Value::as_bool) == Some(true) {
@@ -195,6 +199,11 @@ mod tests {
                 EventKind::AllSessionsRevokedByStaff,
                 json!({ "by": "root", "sessions_ended": 2 }),
                 "root ended 2 sessions",
+            ),
+            (
+                EventKind::AccountDeleted,
+                json!({ "account": "target" }),
+                "Deleted the account target",
             ),
         ];
         for (kind, detail, expected) in cases {

@@ -43,7 +43,7 @@ pub fn put<T: Serialize>(
     let Ok(text) = serde_json::to_string(&sealed) else {
         return;
     };
-    let mut cookie = super::cookie(config, &name(kind), text);
+    let mut cookie = crate::auth::cookies::build(config, &name(kind), text);
     cookie.set_max_age(LIFETIME);
     cookies.add_private(cookie);
 }
@@ -57,10 +57,14 @@ pub fn take<T: DeserializeOwned>(
     user_id: i32,
     kind: &str,
 ) -> Option<T> {
-    let cookie_name = super::cookie_name(config, &name(kind));
+    let cookie_name = crate::auth::cookies::name(config, &name(kind));
     cookies.get(&cookie_name)?;
     let found = cookies.get_private(&cookie_name);
-    cookies.remove_private(super::cookie(config, &name(kind), String::new()));
+    cookies.remove_private(crate::auth::cookies::build(
+        config,
+        &name(kind),
+        String::new(),
+    ));
     let sealed: Sealed<T> = serde_json::from_str(found?.value()).ok()?;
     (sealed.user_id == user_id && sealed.expires_at > now.unix_timestamp()).then_some(sealed.value)
 }

@@ -8,8 +8,8 @@ use rocket_dyn_templates::Template;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::csrf::CsrfToken;
 use crate::accounts::entity as user;
+use crate::auth::csrf::CsrfToken;
 use crate::config::AppConfig;
 
 pub struct Page<'r> {
@@ -38,7 +38,7 @@ impl<'r> FromRequest<'r> for Page<'r> {
         let Some(config) = req.rocket().state::<AppConfig>() else {
             return Outcome::Error((Status::InternalServerError, ()));
         };
-        let user = match crate::sessions::current(req).await {
+        let user = match crate::auth::current(req).await {
             Ok(found) => found.map(|auth| &auth.user),
             Err(status) => return Outcome::Error((status, ())),
         };
@@ -82,7 +82,7 @@ fn shared(
         username: &u.username,
         email: &u.email,
         is_member: u.is_member,
-        is_staff: u.is_staff || u.is_superuser,
+        is_staff: u.counts_as_staff(),
         is_superuser: u.is_superuser,
     });
     map.insert(
@@ -91,26 +91,13 @@ fn shared(
     );
 }
 
-/// Error pages in the site's layout, with the signed-in header: what
-/// `error` needs from this layer, handed over at launch.
-pub fn error_chrome() -> crate::error::PageChrome {
-    crate::error::PageChrome {
-        prepare: |req| {
-            Box::pin(async move {
-                // Failing lookups leave the visitor anonymous here.
-                let _ = crate::sessions::current(req).await;
-            })
-        },
-        context: |req| {
-            let mut map = Map::new();
-            if let Some(config) = req.rocket().state::<AppConfig>() {
-                let csrf = CsrfToken::of(req.cookies(), config);
-                let user = crate::sessions::already_found(req);
-                shared(&mut map, config, user, &csrf);
-            }
-            map
-        },
-    }
+/// The layout's keys for an error page, whose request may not have got
+/// as far as a [`Page`]: the user is whoever the request was found to be
+/// signed in as (see `errors::handle`).
+pub fn layout_context(req: &Request<'_>, config: &AppConfig, map: &mut Map<String, Value>) {
+    let csrf = CsrfToken::of(req.cookies(), config);
+    let user = crate::auth::session::already_found(req);
+    shared(map, config, user, &csrf);
 }
 
 impl Page<'_> {

@@ -9,6 +9,7 @@ mod activity;
 mod admin;
 mod api;
 mod api_keys;
+mod audit;
 mod browser;
 mod cli;
 mod csrf;

@@ -11,10 +11,11 @@ use sea_orm::{ConnectionTrait, DbErr};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::entity;
+use super::cookies;
 use crate::config::AppConfig;
 use crate::security_log::EventKind;
 use crate::security_log::entity as events;
+use crate::sessions::entity;
 
 const COOKIE: &str = "gatehouse_signed_in";
 
@@ -61,13 +62,13 @@ fn write(
     let Ok(text) = serde_json::to_string(signed_in) else {
         return;
     };
-    let mut cookie = crate::web::cookie(config, COOKIE, text);
+    let mut cookie = cookies::build(config, COOKIE, text);
     cookie.set_expires(expires);
     cookies.add_private(cookie);
 }
 
 fn read(cookies: &CookieJar<'_>, config: &AppConfig) -> Option<SignedIn> {
-    let cookie = cookies.get_private(&crate::web::cookie_name(config, COOKIE))?;
+    let cookie = cookies.get_private(&cookies::name(config, COOKIE))?;
     serde_json::from_str(cookie.value()).ok()
 }
 
@@ -77,14 +78,14 @@ pub fn acted(cookies: &CookieJar<'_>, config: &AppConfig, now: OffsetDateTime) {
     if let Some(mut signed_in) = read(cookies, config) {
         signed_in.since = nanos(now);
         let expires = cookies
-            .get_private(&crate::web::cookie_name(config, COOKIE))
+            .get_private(&cookies::name(config, COOKIE))
             .and_then(|c| c.expires_datetime());
         write(cookies, config, &signed_in, expires);
     }
 }
 
 pub fn forget(cookies: &CookieJar<'_>, config: &AppConfig) {
-    cookies.remove_private(crate::web::cookie(config, COOKIE, String::new()));
+    cookies.remove_private(cookies::build(config, COOKIE, String::new()));
 }
 
 /// Why this browser's session ended, if someone else ended it; asked by
