@@ -311,17 +311,12 @@ fn content_security_policy(providers: &[crate::oauth::providers::Provider]) -> S
     )
 }
 
-/// Gatehouse's settings on top of `figment`: the template folder when none
-/// is configured, and two rules that are not configurable because SPEC
+/// Gatehouse's settings on top of `figment`: two rules that are not configurable because SPEC
 /// fixes them: request bodies are limited to 64 KiB, and the client address
 /// is the socket peer (Rocket's default would believe any `X-Real-IP`).
 pub fn with_defaults(figment: Figment) -> Figment {
     const BODY_LIMIT: &str = "64 KiB";
     figment
-        .join(Serialized::default(
-            "template_dir",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/templates"),
-        ))
         .merge(Serialized::default("ip_header", false))
         .merge(Serialized::default("limits.form", BODY_LIMIT))
         .merge(Serialized::default("limits.data-form", BODY_LIMIT))

@@ -193,7 +193,7 @@ fn render_error(
         .state::<AppConfig>()
         .map_or("Gatehouse", |c| c.site_name.as_str());
     let page = Template::render(
-        "errors/error",
+        "errors/error.html",
         context! {
             site_name,
             status: status.code,

@@ -12,6 +12,8 @@ pub mod admin;
 pub mod api;
 /// API keys and their settings page.
 pub mod api_keys;
+/// Templates and static files compiled into the binary, `/static/…`.
+pub mod assets;
 /// `serve`, `migrate`, `createsuperuser`.
 pub mod cli;
 /// The time source, swappable in tests.
@@ -43,7 +45,6 @@ pub mod two_factor;
 /// Cookies, CSRF, security headers, client info, page rendering.
 pub mod web;
 
-use rocket::fs::FileServer;
 use rocket::{Build, Rocket};
 
 pub use sessions::guards::{CurrentUser, Member, Staff, Superuser};
@@ -55,7 +56,7 @@ pub fn rocket(figment: rocket::figment::Figment) -> Rocket<Build> {
     rocket::custom(config::with_defaults(figment))
         .attach(state::fairing())
         .attach(maintenance::fairing())
-        .attach(rocket_dyn_templates::Template::fairing())
+        .attach(assets::fairing())
         .attach(web::headers::SecurityHeaders)
         .register("/", error::catchers())
         .mount("/", home::routes())
@@ -67,8 +68,5 @@ pub fn rocket(figment: rocket::figment::Figment) -> Rocket<Build> {
         .mount("/", api_keys::routes())
         .mount("/api", api::routes())
         .mount("/", oauth::routes())
-        .mount(
-            "/static",
-            FileServer::from(concat!(env!("CARGO_MANIFEST_DIR"), "/static")),
-        )
+        .mount("/", assets::routes())
 }

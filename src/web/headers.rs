@@ -37,11 +37,12 @@ impl Fairing for SecurityHeaders {
                 "max-age=31536000; includeSubDomains",
             ));
         }
-        // Everything but the stylesheet may show a signed-in person's data
-        // or a CSRF token: never store it in a shared or back-button cache.
-        if req.uri().path().starts_with("/static/") {
-            res.set_header(Header::new("Cache-Control", "public, max-age=3600"));
-        } else {
+        // Everything but a static file (which sets its own cache lifetime)
+        // may show a signed-in person's data or a CSRF token: never store it
+        // in a shared or back-button cache.
+        let static_file =
+            req.uri().path().starts_with("/static/") && res.headers().contains("Cache-Control");
+        if !static_file {
             res.set_header(Header::new("Cache-Control", "no-store"));
         }
     }
