@@ -5,7 +5,8 @@
 //!
 //! Templates are compiled into Tera once, named by their path without
 //! `.tera` (`accounts/login.html`), so Tera escapes them as HTML and
-//! rocket_dyn_templates answers `text/html`. Static files are served from
+//! rocket_dyn_templates answers `text/html`; a site's own templates in
+//! `template_dir` are named the same way (`Template::render("mine.html", …)`). Static files are served from
 //! memory at `/static/<name>.<hash>.<ext>` (the first 16 hex digits of
 //! their SHA-256) with a year-long immutable cache; templates link to that
 //! URL through the `static_url(path=…)` function. The plain name is still
@@ -210,7 +211,7 @@ pub fn fairing() -> AdHoc {
                     .map(|_| files)
                     .map_err(|e| format!("configuration error: `template_dir`: {e}"))
             })
-            .and_then(|files| Ok((files, templates_root(template_dir.as_deref())?)));
+            .and_then(|files| Ok((files, templates_root()?)));
         let (files, root) = match loaded {
             Ok(loaded) => loaded,
             Err(message) => {
@@ -236,14 +237,10 @@ pub fn fairing() -> AdHoc {
 }
 
 /// What rocket_dyn_templates scans for template files, which must exist:
-/// the configured `template_dir`, else the binary itself (a file, so
-/// nothing is found there and only the embedded templates count).
-fn templates_root(template_dir: Option<&Path>) -> Result<PathBuf, String> {
-    match template_dir {
-        Some(dir) => Ok(dir.to_path_buf()),
-        None => std::env::current_exe()
-            .map_err(|e| format!("cannot find the gatehouse executable: {e}")),
-    }
+/// the binary itself, a file, so that it finds none and every template
+/// (embedded, or from `template_dir`) is named here, with `.html`.
+fn templates_root() -> Result<PathBuf, String> {
+    std::env::current_exe().map_err(|e| format!("cannot find the gatehouse executable: {e}"))
 }
 
 pub fn routes() -> Vec<rocket::Route> {

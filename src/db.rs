@@ -7,6 +7,9 @@ use migrations::MigratorTrait as _;
 use sea_orm::sqlx::sqlite::SqliteJournalMode;
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, SqlErr};
 
+/// A wait for a pooled connection longer than this is logged and counted.
+const SLOW_ACQUIRE: Duration = Duration::from_millis(100);
+
 /// Opens a pool for `url`. For a SQLite file the folder is created first,
 /// and the journal is WAL so readers do not block the writer.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
@@ -24,6 +27,10 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
         .connect_timeout(Duration::from_secs(5))
         .acquire_timeout(Duration::from_secs(10))
         .sqlx_logging(false)
+        // sqlx warns of a connection that took this long to get; the log
+        // subscriber counts those warnings into the pool metrics.
+        .map_sqlx_sqlite_pool_opts(|o| o.acquire_slow_threshold(SLOW_ACQUIRE))
+        .map_sqlx_postgres_pool_opts(|o| o.acquire_slow_threshold(SLOW_ACQUIRE))
         .map_sqlx_sqlite_opts(|o| {
             o.journal_mode(SqliteJournalMode::Wal)
                 .busy_timeout(Duration::from_secs(10))

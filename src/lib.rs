@@ -40,6 +40,8 @@ pub mod security_log;
 pub mod sessions;
 /// Managed state built at ignite, and the `AppState` guard.
 pub mod state;
+/// Request ids, request logs, Prometheus metrics, the log output.
+pub mod telemetry;
 /// Two-factor authentication: TOTP, recovery codes, `/login/2fa`.
 pub mod two_factor;
 /// Cookies, CSRF, security headers, client info, page rendering.
@@ -58,6 +60,7 @@ pub fn rocket(figment: rocket::figment::Figment) -> Rocket<Build> {
         .attach(maintenance::fairing())
         .attach(assets::fairing())
         .attach(web::headers::SecurityHeaders)
+        .attach(telemetry::Telemetry)
         .register("/", error::catchers())
         .mount("/", home::routes())
         .mount("/", accounts::routes())
@@ -69,4 +72,5 @@ pub fn rocket(figment: rocket::figment::Figment) -> Rocket<Build> {
         .mount("/api", api::routes())
         .mount("/", oauth::routes())
         .mount("/", assets::routes())
+        .mount("/", web::metrics::routes())
 }

@@ -71,6 +71,7 @@ pub async fn create(
     }
     .insert(db)
     .await?;
+    crate::telemetry::metrics::session_created(kind.as_str());
     Ok(IssuedSession { secret, session })
 }
 

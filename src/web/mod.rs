@@ -5,6 +5,7 @@ pub mod client;
 pub mod csrf;
 pub mod forms;
 pub mod headers;
+pub mod metrics;
 pub mod page;
 pub mod time;
 
