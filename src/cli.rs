@@ -170,7 +170,9 @@ async fn create_superuser(figment: &Figment, username: &str, email: &str) -> Res
             .map(|(field, message)| format!("{field}: {message}"))
             .collect::<Vec<_>>()
             .join("; ")),
-        Err(e @ (RegisterError::Db(_) | RegisterError::Internal(_))) => Err(e.to_string()),
+        Err(
+            e @ (RegisterError::Hashing(_) | RegisterError::Db(_) | RegisterError::Internal(_)),
+        ) => Err(e.to_string()),
     }
 }
 

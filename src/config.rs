@@ -60,15 +60,27 @@ pub struct Argon2Settings {
     pub memory_kib: u32,
     pub iterations: u32,
     pub parallelism: u32,
+    /// Hashes computed at once: each holds `memory_kib` and a core.
+    pub max_concurrent: u32,
+    /// Hashes that may wait for a worker; beyond them, 503 at once.
+    pub queue: u32,
 }
 
+/// Upper bounds that catch a typo before it starts a thousand threads.
+const MAX_HASH_WORKERS: u32 = 1024;
+const MAX_HASH_QUEUE: u32 = 1_000_000;
+
 impl Default for Argon2Settings {
-    /// OWASP's argon2id recommendation: m=19 MiB, t=2, p=1.
+    /// OWASP's argon2id recommendation: m=19 MiB, t=2, p=1; one worker per
+    /// core, and a queue of about a second's worth of sign-ins per worker.
     fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
         Argon2Settings {
             memory_kib: 19_456,
             iterations: 2,
             parallelism: 1,
+            max_concurrent: cores,
+            queue: 64 * cores,
         }
     }
 }
@@ -240,6 +252,18 @@ impl AppConfig {
             None,
         )
         .map_err(|e| ConfigError::new("argon2", e.to_string()))?;
+        if !(1..=MAX_HASH_WORKERS).contains(&raw.argon2.max_concurrent) {
+            return Err(ConfigError::new(
+                "argon2.max_concurrent",
+                format!("must be from 1 to {MAX_HASH_WORKERS}"),
+            ));
+        }
+        if raw.argon2.queue > MAX_HASH_QUEUE {
+            return Err(ConfigError::new(
+                "argon2.queue",
+                format!("must be at most {MAX_HASH_QUEUE}"),
+            ));
+        }
 
         Ok(AppConfig {
             database_url: raw.database_url,
@@ -544,6 +568,24 @@ mod tests {
             AppConfig::from_figment(&too_little_memory).unwrap_err().key,
             "argon2"
         );
+    }
+
+    #[test]
+    fn the_hashing_pool_defaults_to_the_cores_and_refuses_nonsense() {
+        let cores = std::thread::available_parallelism().unwrap().get() as u32;
+        let config = AppConfig::from_figment(&figment_with("site_name", "x")).unwrap();
+        assert_eq!(config.argon2.max_concurrent, cores);
+        assert_eq!(config.argon2.queue, 64 * cores);
+        for (key, value) in [
+            ("argon2.max_concurrent", 0),
+            ("argon2.max_concurrent", 5000),
+            ("argon2.queue", 2_000_000),
+        ] {
+            let figment = figment_with("site_name", "x").merge(Serialized::global(key, value));
+            assert_eq!(AppConfig::from_figment(&figment).unwrap_err().key, key);
+        }
+        let negative = figment_with("site_name", "x").merge(Serialized::global("argon2.queue", -1));
+        assert!(AppConfig::from_figment(&negative).is_err());
     }
 
     #[test]

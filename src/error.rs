@@ -27,6 +27,10 @@ pub enum AppError {
     Conflict(&'static str),
     #[error("too many requests")]
     TooManyRequests { retry_after: u64 },
+    /// Gatehouse itself is at capacity (the password hashing queue is
+    /// full); the client may try again after `retry_after` seconds.
+    #[error("service unavailable")]
+    ServiceUnavailable { retry_after: u64 },
     /// An upstream (an OAuth provider) failed; the message says what now.
     #[error("bad gateway: {0}")]
     BadGateway(&'static str),
@@ -45,6 +49,7 @@ impl AppError {
             AppError::NotFound => Status::NotFound,
             AppError::Conflict(_) => Status::Conflict,
             AppError::TooManyRequests { .. } => Status::TooManyRequests,
+            AppError::ServiceUnavailable { .. } => Status::ServiceUnavailable,
             AppError::BadGateway(_) => Status::BadGateway,
             AppError::Db(_) | AppError::Internal(_) => Status::InternalServerError,
         }
@@ -69,7 +74,9 @@ impl<'r> Responder<'r, 'static> for AppError {
             AppError::Internal(e) => tracing::error!(error = ?e, "internal error"),
             _ => {}
         }
-        if let AppError::TooManyRequests { retry_after } = self {
+        if let AppError::TooManyRequests { retry_after }
+        | AppError::ServiceUnavailable { retry_after } = self
+        {
             explain_retry_after(req, retry_after);
         }
         error_response(req, self.status(), self.public_message())
@@ -123,7 +130,7 @@ pub fn explain_redirect(
     });
 }
 
-/// For a guard that refuses with 429: how long the client should wait.
+/// For a refusal with 429 or 503: how long the client should wait.
 pub fn explain_retry_after(req: &Request<'_>, seconds: u64) {
     req.local_cache(|| ErrorDetail {
         retry_after: Some(seconds),
@@ -151,7 +158,7 @@ pub fn error_response(
     let mut response = render_error(req, status, message, detail)?;
     if let Some(seconds) = detail
         .retry_after
-        .filter(|_| status == Status::TooManyRequests)
+        .filter(|_| matches!(status.code, 429 | 503))
     {
         response.set_header(Header::new("Retry-After", seconds.to_string()));
     }

@@ -1,15 +1,22 @@
 //! Passwords: the [`Password`] secret type, the policy for new ones, and
-//! argon2id hashing, always on a blocking thread so a burst of sign-ins
-//! cannot stall the async workers.
+//! argon2id hashing on a bounded pool of threads ([`PasswordHasher`]), so a
+//! burst of sign-ins can neither stall the async workers nor take the
+//! server's memory.
 
 use std::fmt;
 
-use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
-use argon2::{Algorithm, Argon2, Params, Version};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
+
+use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use rocket::tokio::sync::oneshot;
 use rocket::tokio::task::spawn_blocking;
+use subtle::ConstantTimeEq;
 
 use crate::config::Argon2Settings;
+use crate::error::AppError;
 
 pub const MIN_LENGTH: usize = 8;
 /// Longer input is refused before hashing: argon2 cost grows with it.
@@ -88,16 +95,18 @@ fn policy(password: &Password, username: &str, email: &str) -> Result<(), String
     Ok(())
 }
 
-/// argon2id with the configured cost, and a hash of a random password to
-/// verify against when there is no user: an unknown name then costs the
-/// same time as a wrong password.
+/// argon2id with the configured cost on a [`HashPool`], and a hash of a
+/// random password to verify against when there is no user: an unknown
+/// name then costs the same time as a wrong password.
 pub struct PasswordHasher {
     argon2: Argon2<'static>,
     dummy_hash: String,
+    pool: HashPool,
 }
 
 impl PasswordHasher {
-    /// Builds the hasher; computes one hash, so call it off the executor.
+    /// Builds the hasher and its worker threads; computes one hash, so call
+    /// it off the executor.
     pub fn new(settings: Argon2Settings) -> Result<PasswordHasher, argon2::Error> {
         let params = Params::new(
             settings.memory_kib,
@@ -107,38 +116,48 @@ impl PasswordHasher {
         )?;
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
         let random: [u8; 16] = rand::random();
-        let dummy_hash = hash_with(&argon2, &format!("{random:?}"))
+        let dummy_hash = hash_into_phc(&argon2, &format!("{random:?}"), &mut Vec::new())
             .map_err(|_| argon2::Error::OutputTooShort)?;
-        Ok(PasswordHasher { argon2, dummy_hash })
+        let pool = HashPool::start(settings.max_concurrent, settings.queue);
+        Ok(PasswordHasher {
+            argon2,
+            dummy_hash,
+            pool,
+        })
     }
 
-    pub async fn hash(&self, password: &Password) -> anyhow::Result<String> {
+    pub async fn hash(&self, password: &Password) -> Result<String, HashError> {
         let (argon2, password) = (self.argon2.clone(), password.clone());
-        spawn_blocking(move || hash_with(&argon2, password.expose()))
+        self.pool
+            .run(move |memory| hash_into_phc(&argon2, password.expose(), memory))
             .await?
-            .map_err(|e| anyhow::anyhow!("password hashing failed: {e}"))
+            .map_err(|e| HashError::Failed(e.to_string()))
     }
 
     /// True when `password` matches `stored`. With no stored hash (no such
     /// user, or an OAuth-only account) the dummy is checked, and the
     /// answer is false either way.
-    pub async fn verify(&self, password: &Password, stored: Option<&str>) -> bool {
-        let argon2 = self.argon2.clone();
+    pub async fn verify(
+        &self,
+        password: &Password,
+        stored: Option<&str>,
+    ) -> Result<bool, HashError> {
         let password = password.clone();
         let (phc, real) = match stored {
             Some(hash) => (hash.to_owned(), true),
             None => (self.dummy_hash.clone(), false),
         };
-        let matched = spawn_blocking(move || {
-            PasswordHash::new(&phc).is_ok_and(|parsed| {
-                argon2
-                    .verify_password(password.expose().as_bytes(), &parsed)
-                    .is_ok()
-            })
-        })
-        .await
-        .unwrap_or(false);
-        matched && real
+        let matched = self
+            .pool
+            .run(move |memory| verify_phc(password.expose(), &phc, memory))
+            .await?;
+        Ok(matched && real)
+    }
+
+    /// How many hashes and verifications ran, and how many were refused
+    /// because the queue was full.
+    pub fn counts(&self) -> HashCounts {
+        self.pool.counts()
     }
 
     /// True when `stored` was made with other parameters than the current
@@ -160,8 +179,183 @@ impl PasswordHasher {
     }
 }
 
-fn hash_with(argon2: &Argon2<'_>, password: &str) -> Result<String, argon2::password_hash::Error> {
-    Ok(argon2.hash_password(password.as_bytes())?.to_string())
+/// Why a password could not be hashed or checked.
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    /// Every worker is busy and the queue is full: the request is refused
+    /// at once, without hashing, and may be tried again shortly.
+    #[error("password hashing is at capacity")]
+    Busy,
+    #[error("password hashing failed: {0}")]
+    Failed(String),
+}
+
+impl From<HashError> for AppError {
+    fn from(error: HashError) -> Self {
+        match error {
+            HashError::Busy => AppError::ServiceUnavailable {
+                retry_after: BUSY_RETRY_AFTER_SECONDS,
+            },
+            HashError::Failed(message) => AppError::Internal(anyhow::anyhow!(message)),
+        }
+    }
+}
+
+/// The default queue holds about a second of work per worker, so a client
+/// told to come back after this long usually finds room.
+const BUSY_RETRY_AFTER_SECONDS: u64 = 1;
+
+/// A hash or verification waiting for a worker, given the worker's memory.
+type Job = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
+
+/// argon2 on a fixed set of threads, one per core by default, each keeping
+/// its working memory (19 MiB by default) from one hash to the next.
+/// Unbounded blocking threads let a flood of sign-ins allocate that much per
+/// request and keep it; here memory is bounded by the workers, and the CPU
+/// by their count, so pages keep being served. Beyond the workers, at most
+/// `queue` requests wait; the next one is refused with [`HashError::Busy`].
+struct HashPool {
+    jobs: SyncSender<Job>,
+    counters: Arc<PoolCounters>,
+}
+
+#[derive(Default)]
+struct PoolCounters {
+    ran: AtomicU64,
+    refused: AtomicU64,
+}
+
+/// What the pool has done since it started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashCounts {
+    pub ran: u64,
+    pub refused: u64,
+}
+
+impl HashPool {
+    fn start(workers: u32, queue: u32) -> HashPool {
+        let (jobs, waiting) = sync_channel::<Job>(queue as usize);
+        let waiting = Arc::new(Mutex::new(waiting));
+        let counters = Arc::new(PoolCounters::default());
+        for number in 0..workers.max(1) {
+            let (waiting, counters) = (waiting.clone(), counters.clone());
+            std::thread::Builder::new()
+                .name(format!("argon2-{number}"))
+                .spawn(move || {
+                    let mut memory = Vec::new();
+                    // Ends when the pool (its sender) is dropped.
+                    loop {
+                        let next = waiting.lock().map(|jobs| jobs.recv());
+                        let Ok(Ok(job)) = next else { break };
+                        counters.ran.fetch_add(1, Ordering::Relaxed);
+                        job(&mut memory);
+                    }
+                })
+                .expect("the operating system starts a hashing thread");
+        }
+        HashPool { jobs, counters }
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
+    ) -> Result<T, HashError> {
+        self.submit(work)?
+            .await
+            .map_err(|_| HashError::Failed("a hashing thread stopped".to_owned()))
+    }
+
+    /// Hands `work` to a worker or the queue, or refuses it at once.
+    fn submit<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
+    ) -> Result<oneshot::Receiver<T>, HashError> {
+        let (answer, answered) = oneshot::channel();
+        let job: Job = Box::new(move |memory| {
+            // The caller may have gone away; its answer is then not needed.
+            let _ = answer.send(work(memory));
+        });
+        match self.jobs.try_send(job) {
+            Ok(()) => Ok(answered),
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                self.counters.refused.fetch_add(1, Ordering::Relaxed);
+                Err(HashError::Busy)
+            }
+        }
+    }
+
+    fn counts(&self) -> HashCounts {
+        HashCounts {
+            ran: self.counters.ran.load(Ordering::Relaxed),
+            refused: self.counters.refused.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// `memory` grown to what `argon2`'s parameters need, and no larger.
+fn blocks_for<'m>(argon2: &Argon2<'_>, memory: &'m mut Vec<Block>) -> &'m mut [Block] {
+    let needed = argon2.params().block_count();
+    if memory.len() != needed {
+        memory.resize(needed, Block::default());
+        memory.shrink_to_fit();
+    }
+    memory.as_mut_slice()
+}
+
+/// A new PHC string (`$argon2id$v=19$m=…$salt$hash`) for `password`.
+fn hash_into_phc(
+    argon2: &Argon2<'_>,
+    password: &str,
+    memory: &mut Vec<Block>,
+) -> Result<String, argon2::password_hash::Error> {
+    let salt_bytes: [u8; 16] = rand::random();
+    let salt = Salt::new(&salt_bytes)?;
+    let mut output = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    argon2.hash_password_into_with_memory(
+        password.as_bytes(),
+        &salt,
+        &mut output,
+        blocks_for(argon2, memory),
+    )?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(argon2.params())?,
+        salt: Some(salt),
+        hash: Some(Output::new(&output)?),
+    };
+    Ok(phc.to_string())
+}
+
+/// True when `password` hashes to the output stored in `phc` under the
+/// parameters stored there; compared in constant time.
+fn verify_phc(password: &str, phc: &str, memory: &mut Vec<Block>) -> bool {
+    let Ok(parsed) = PasswordHash::new(phc) else {
+        return false;
+    };
+    let (Ok(algorithm), Ok(params), Some(salt), Some(expected)) = (
+        Algorithm::try_from(parsed.algorithm.as_str()),
+        Params::try_from(&parsed),
+        parsed.salt.as_ref(),
+        parsed.hash.as_ref(),
+    ) else {
+        return false;
+    };
+    let version = parsed
+        .version
+        .and_then(|v| Version::try_from(v).ok())
+        .unwrap_or_default();
+    let argon2 = Argon2::new(algorithm, version, params);
+    let mut output = vec![0u8; expected.len()];
+    argon2
+        .hash_password_into_with_memory(
+            password.as_bytes(),
+            salt,
+            &mut output,
+            blocks_for(&argon2, memory),
+        )
+        .is_ok()
+        && bool::from(output.as_slice().ct_eq(expected.as_bytes()))
 }
 
 #[cfg(test)]
@@ -173,8 +367,58 @@ mod tests {
             memory_kib: 1024,
             iterations: 1,
             parallelism: 1,
+            ..Argon2Settings::default()
         })
         .unwrap()
+    }
+
+    #[rocket::async_test]
+    async fn a_full_pool_refuses_at_once_and_runs_nothing_for_it() {
+        let pool = HashPool::start(1, 1);
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let (started, running) = std::sync::mpsc::channel::<()>();
+        let first = pool
+            .submit(move |_| started.send(()).is_ok() && held.recv().is_ok())
+            .unwrap();
+        running.recv().unwrap();
+        // The worker holds the first, the queue takes the second, and a
+        // third finds no room.
+        let second = pool.submit(|_| true).unwrap();
+        assert!(matches!(pool.submit(|_| true), Err(HashError::Busy)));
+        release.send(()).unwrap();
+        assert!(first.await.unwrap());
+        assert!(second.await.unwrap());
+        assert_eq!(pool.counts(), HashCounts { ran: 2, refused: 1 });
+    }
+
+    #[rocket::async_test]
+    async fn hashes_agree_with_the_argon2_crate_both_ways() {
+        use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+        let hasher = fast_hasher();
+        let password = Password::parse_new("correct horse battery staple").unwrap();
+        let ours = hasher.hash(&password).await.unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(
+            hasher
+                .argon2
+                .verify_password(b"correct horse battery staple", &parsed)
+                .is_ok()
+        );
+        // A hash stored before the pool existed still verifies.
+        let theirs = hasher
+            .argon2
+            .hash_password(b"correct horse battery staple")
+            .unwrap()
+            .to_string();
+        assert!(hasher.verify(&password, Some(&theirs)).await.unwrap());
+        let wrong = Password::for_sign_in("correct horse battery stapler").unwrap();
+        assert!(!hasher.verify(&wrong, Some(&theirs)).await.unwrap());
+        assert!(
+            !hasher
+                .verify(&password, Some("$argon2id$garbage"))
+                .await
+                .unwrap()
+        );
     }
 
     #[test]
@@ -230,10 +474,10 @@ mod tests {
         let password = Password::parse_new("correct horse battery staple").unwrap();
         let hash = hasher.hash(&password).await.unwrap();
         assert!(hash.starts_with("$argon2id$"));
-        assert!(hasher.verify(&password, Some(&hash)).await);
+        assert!(hasher.verify(&password, Some(&hash)).await.unwrap());
         let wrong = Password::for_sign_in("correct horse battery stapler").unwrap();
-        assert!(!hasher.verify(&wrong, Some(&hash)).await);
-        assert!(!hasher.verify(&password, None).await);
+        assert!(!hasher.verify(&wrong, Some(&hash)).await.unwrap());
+        assert!(!hasher.verify(&password, None).await.unwrap());
         assert!(!hasher.needs_rehash(&hash));
     }
 

@@ -71,6 +71,7 @@ async fn signup(
         Err(RegisterError::Invalid(errors)) => return Ok(FormResponse::Invalid(rerender(&errors))),
         Err(RegisterError::Taken(errors)) => return Ok(FormResponse::Conflict(rerender(&errors))),
         Err(RegisterError::Db(e)) => return Err(e.into()),
+        Err(RegisterError::Hashing(e)) => return Err(e.into()),
         Err(RegisterError::Internal(e)) => return Err(e.into()),
     };
     service::finish_sign_in(&app, cookies, &client, &user, false, "sign-up").await?;

@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 
 use super::entity::{self as user, EMAIL_INDEX, USERNAME_INDEX};
 use super::forms::{Email, Username};
-use super::password::{Password, PasswordHasher, check_new_password};
+use super::password::{HashError, Password, PasswordHasher, check_new_password};
 use crate::error::AppError;
 use crate::rate_limit::{Counter, Turn};
 use crate::state::AppState;
@@ -37,6 +37,8 @@ pub enum RegisterError {
     /// database's unique indexes, so concurrent sign-ups cannot both win).
     #[error("already taken")]
     Taken(FormErrors),
+    #[error(transparent)]
+    Hashing(#[from] HashError),
     #[error(transparent)]
     Db(#[from] DbErr),
     #[error(transparent)]
@@ -165,7 +167,7 @@ pub async fn confirm_password(
         Some(password) => {
             app.hasher
                 .verify(&password, account.password_hash.as_deref())
-                .await
+                .await?
         }
         None => false,
     };
@@ -241,7 +243,7 @@ pub async fn sign_in_with_password(
         Some(password) => app
             .hasher
             .verify(&password, stored.as_deref())
-            .await
+            .await?
             .then_some(password),
         None => None,
     };

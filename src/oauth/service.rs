@@ -58,6 +58,7 @@ pub async fn login(
         Err(RegisterError::Taken(_)) => return Ok(LoginOutcome::EmailInUse),
         Err(RegisterError::Invalid(_)) => return Ok(LoginOutcome::NoEmail),
         Err(RegisterError::Db(e)) => return Err(e.into()),
+        Err(RegisterError::Hashing(e)) => return Err(e.into()),
         Err(RegisterError::Internal(e)) => return Err(e.into()),
     };
     match insert_link(db, now, user.id, provider, identity).await? {

@@ -14,6 +14,7 @@ mod csrf;
 mod deployment;
 mod guards;
 mod hardening;
+mod hashing;
 mod oauth;
 mod oauth_provider;
 mod operations;
