@@ -237,7 +237,11 @@ async fn sign_up(base: &str) -> Credentials {
     let token = form_token(&keys_page.text().await.unwrap());
     let created = http
         .post(format!("{base}/account/api-keys"))
-        .form(&[("name", "bench"), ("scopes", "read"), ("csrf_token", &token)])
+        .form(&[
+            ("name", "bench"),
+            ("scopes", "read"),
+            ("csrf_token", &token),
+        ])
         .send()
         .await
         .unwrap()
@@ -307,14 +311,22 @@ async fn connection(port: u16, request: Arc<Vec<u8>>, stop: Arc<AtomicBool>, don
         stream.write_all(&request).await.expect("a request sent");
         let mut filled = 0;
         let body_end = loop {
-            let read = stream.read(&mut buffer[filled..]).await.expect("a response");
+            let read = stream
+                .read(&mut buffer[filled..])
+                .await
+                .expect("a response");
             assert!(read > 0, "the server closed the connection");
             filled += read;
             if let Some(end) = response_end(&buffer[..filled]) {
                 break end;
             }
         };
-        assert_eq!(&buffer[9..12], b"200", "{}", String::from_utf8_lossy(&buffer[..filled]));
+        assert_eq!(
+            &buffer[9..12],
+            b"200",
+            "{}",
+            String::from_utf8_lossy(&buffer[..filled])
+        );
         assert_eq!(body_end, filled, "one response at a time");
         if done.fetch_add(1, Ordering::Relaxed) + 1 >= MAX_REQUESTS {
             stop.store(true, Ordering::Relaxed);
@@ -347,7 +359,10 @@ async fn load(server: &Server, path: &str, headers: &[(&str, &str)]) -> Measured
     request.push_str("\r\n");
     let request = Arc::new(request.into_bytes());
     // Warm up (connections, caches), then measure.
-    for (phase, time) in [(false, Duration::from_secs(1)), (true, Duration::from_secs(seconds))] {
+    for (phase, time) in [
+        (false, Duration::from_secs(1)),
+        (true, Duration::from_secs(seconds)),
+    ] {
         let stop = Arc::new(AtomicBool::new(false));
         let done = Arc::new(AtomicU64::new(0));
         let cpu_before = server.cpu_time();
@@ -404,7 +419,12 @@ async fn run() {
         ),
         (
             "GET /api/v1/me (API key)",
-            load(&gatehouse, "/api/v1/me", &[("X-API-Key", &credentials.api_key)]).await,
+            load(
+                &gatehouse,
+                "/api/v1/me",
+                &[("X-API-Key", &credentials.api_key)],
+            )
+            .await,
         ),
     ];
     let bare_last = load(&bare, "/page", &[]).await;

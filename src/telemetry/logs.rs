@@ -3,10 +3,14 @@
 //! `timestamp`, `level`, `target`, the message and its fields at the top
 //! level. `RUST_LOG` chooses what is logged (default: warnings, and
 //! Gatehouse's own information lines such as one per request). Rocket's
-//! own lines pass through the same subscriber.
+//! own lines pass through the same subscriber; by default without its
+//! per-request details ("Request guard `CurrentUser` failed", "Responding
+//! with registered catcher"), which the request's own line already tells:
+//! two lines per refused request were most of the log during a flood.
 
 use rocket::figment::Figment;
 use tracing::Subscriber;
+use tracing_subscriber::filter::filter_fn;
 use tracing_subscriber::layer::{Context, SubscriberExt as _};
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::{EnvFilter, Layer};
@@ -42,8 +46,11 @@ impl LogFormat {
 
 /// Installs the process-wide subscriber (once; later calls do nothing).
 pub fn init(format: LogFormat) {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn,gatehouse=info"));
+    let (filter, quiet) = match EnvFilter::try_from_default_env() {
+        Ok(filter) => (filter, false),
+        Err(_) => (EnvFilter::new("warn,gatehouse=info"), true),
+    };
+    let details = quiet.then(|| filter_fn(|meta| !is_rocket_detail(meta.target())));
     let output = match format {
         LogFormat::Text => tracing_subscriber::fmt::layer().with_target(false).boxed(),
         LogFormat::Json => tracing_subscriber::fmt::layer()
@@ -55,10 +62,16 @@ pub fn init(format: LogFormat) {
     };
     tracing_subscriber::registry()
         .with(filter)
+        .with(details)
         .with(output)
         .with(SlowAcquires)
         .try_init()
         .ok();
+}
+
+/// Rocket's indented continuation lines, logged under `<module>::_`.
+fn is_rocket_detail(target: &str) -> bool {
+    target == "_" || target.ends_with("::_")
 }
 
 /// Counts sqlx's slow-acquire warnings into the pool metrics.
