@@ -151,6 +151,8 @@ async fn start_bare(page_bytes: usize) -> Server {
     let port = free_port();
     let child = Command::new(std::env::current_exe().expect("this bench binary"))
         .env(BARE_ROLE, page_bytes.to_string())
+        // Rocket's release profile refuses to start without a key.
+        .env("ROCKET_SECRET_KEY", "ab".repeat(32))
         .env("ROCKET_PORT", port.to_string())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -254,7 +256,7 @@ async fn sign_up(base: &str) -> Credentials {
         .expect("the key")
         .trim()
         .to_owned();
-    let issued: serde_json::Value = http
+    let issued = http
         .post(format!("{base}/api/v1/token"))
         .form(&[
             ("grant_type", "password"),
@@ -265,9 +267,10 @@ async fn sign_up(base: &str) -> Credentials {
         .send()
         .await
         .unwrap()
-        .json()
+        .text()
         .await
         .unwrap();
+    let issued: serde_json::Value = serde_json::from_str(&issued).expect("a token response");
     let url = reqwest::Url::parse(base).unwrap();
     use reqwest::cookie::CookieStore as _;
     let cookie = jar.cookies(&url).expect("session cookies");
