@@ -26,6 +26,10 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
         .min_connections(1)
         .connect_timeout(Duration::from_secs(5))
         .acquire_timeout(Duration::from_secs(10))
+        // A connection in steady use is healthy; pinging it before every
+        // query was a second round trip per request. One idle this long
+        // may have been dropped by a server, proxy or firewall: ping it.
+        .test_before_acquire_if_idle_for(Duration::from_secs(30))
         .sqlx_logging(false)
         // sqlx warns of a connection that took this long to get; the log
         // subscriber counts those warnings into the pool metrics.

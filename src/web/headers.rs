@@ -23,7 +23,7 @@ impl Fairing for SecurityHeaders {
         if let Some(config) = config {
             res.set_header(Header::new(
                 "Content-Security-Policy",
-                config.content_security_policy.clone(),
+                config.content_security_policy.as_str(),
             ));
         }
         res.set_header(Header::new("X-Content-Type-Options", "nosniff"));
