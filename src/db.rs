@@ -22,7 +22,11 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     }
     let mut options = ConnectOptions::new(url.to_owned());
     options
-        .max_connections(10)
+        .max_connections(if url.starts_with("sqlite:") {
+            sqlite_pool_size()
+        } else {
+            10
+        })
         .min_connections(1)
         .connect_timeout(Duration::from_secs(5))
         .acquire_timeout(Duration::from_secs(10))
@@ -41,6 +45,15 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
                 .foreign_keys(true)
         });
     Database::connect(options).await
+}
+
+/// Each SQLite connection is served by a thread of its own, and SQLite
+/// writes one at a time: more connections than cores only add threads
+/// handing work to each other. Twice the cores (at least four) keeps reads
+/// going beside a write.
+fn sqlite_pool_size() -> u32 {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    u32::try_from(cores * 2).unwrap_or(u32::MAX).max(4)
 }
 
 /// Brings the schema up to date; safe to run at every start.
