@@ -20,6 +20,10 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
         std::fs::create_dir_all(dir)
             .map_err(|e| DbErr::Custom(format!("cannot create {}: {e}", dir.display())))?;
     }
+    if let Some(path) = sqlite_file(url) {
+        create_private_file(path)
+            .map_err(|e| DbErr::Custom(format!("cannot create {path}: {e}")))?;
+    }
     let mut options = ConnectOptions::new(url.to_owned());
     options
         .max_connections(if url.starts_with("sqlite:") {
@@ -56,6 +60,23 @@ fn sqlite_pool_size() -> u32 {
     u32::try_from(cores * 2).unwrap_or(u32::MAX).max(4)
 }
 
+/// Creates `path` readable by its owner only (0600) when it does not exist
+/// yet: it holds password hashes and sessions. SQLite gives its `-wal` and
+/// `-shm` files the same mode as the database file.
+fn create_private_file(path: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// Brings the schema up to date; safe to run at every start.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     migrations::Migrator::up(db, None).await
@@ -81,6 +102,26 @@ pub fn unique_violation(err: &DbErr) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::sqlite_file;
+
+    #[rocket::async_test]
+    async fn a_new_sqlite_database_and_its_journal_are_private() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = std::env::temp_dir().join(format!("gatehouse-mode-{}", uuid::Uuid::new_v4()));
+        let path = dir.join("new.db");
+        let db = super::connect(&format!("sqlite://{}?mode=rwc", path.display()))
+            .await
+            .unwrap();
+        super::migrate(&db).await.unwrap();
+        for file in ["new.db", "new.db-wal", "new.db-shm"] {
+            let mode = std::fs::metadata(dir.join(file))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{file}");
+        }
+        db.close().await.unwrap();
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 
     #[test]
     fn sqlite_file_paths_are_found_in_urls() {

@@ -14,6 +14,7 @@ use argon2::{Algorithm, Argon2, Block, Params, Version};
 use rocket::tokio::sync::oneshot;
 use rocket::tokio::task::spawn_blocking;
 use subtle::ConstantTimeEq;
+use thread_priority::{ThreadPriority, ThreadPriorityValue, set_current_thread_priority};
 
 use crate::config::Argon2Settings;
 use crate::error::AppError;
@@ -205,6 +206,11 @@ impl From<HashError> for AppError {
 /// told to come back after this long usually finds room.
 const BUSY_RETRY_AFTER_SECONDS: u64 = 1;
 
+/// The hashing threads' priority on the crate's scale of 0 (lowest) to 99;
+/// on Linux, 22 is nice 10: a tenth of a page-serving thread's share when
+/// both want the CPU, all of it when pages are idle.
+const HASHING_PRIORITY: u8 = 22;
+
 /// A hash or verification waiting for a worker, given the worker's memory.
 type Job = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
 
@@ -242,6 +248,12 @@ impl HashPool {
             std::thread::Builder::new()
                 .name(format!("argon2-{number}"))
                 .spawn(move || {
+                    // Below the threads that serve pages, so that a flood of
+                    // sign-ins slows sign-ins, not every signed-in page.
+                    // Where the OS refuses, hashing runs at normal priority.
+                    if let Ok(value) = ThreadPriorityValue::try_from(HASHING_PRIORITY) {
+                        let _ = set_current_thread_priority(ThreadPriority::Crossplatform(value));
+                    }
                     let mut memory = Vec::new();
                     // Ends when the pool (its sender) is dropped.
                     loop {

@@ -37,6 +37,7 @@ impl Fairing for SecurityHeaders {
                 "max-age=31536000; includeSubDomains",
             ));
         }
+        mark_flash_cookies(res, https);
         // Everything but a static file (which sets its own cache lifetime)
         // may show a signed-in person's data or a CSRF token: never store it
         // in a shared or back-button cache.
@@ -45,5 +46,25 @@ impl Fairing for SecurityHeaders {
         if !static_file {
             res.set_header(Header::new("Cache-Control", "no-store"));
         }
+    }
+}
+
+/// Rocket's flash cookie (`_flash`) is made without `HttpOnly`; it carries
+/// messages such as where failed sign-ins came from, so scripts must not
+/// read it, and under https it must not travel in clear.
+fn mark_flash_cookies(res: &mut Response<'_>, https: bool) {
+    let cookies: Vec<String> = res.headers().get("Set-Cookie").map(str::to_owned).collect();
+    if !cookies.iter().any(|c| c.starts_with("_flash=")) {
+        return;
+    }
+    res.remove_header("Set-Cookie");
+    for mut cookie in cookies {
+        if cookie.starts_with("_flash=") {
+            cookie.push_str("; HttpOnly");
+            if https && !cookie.contains("; Secure") {
+                cookie.push_str("; Secure");
+            }
+        }
+        res.adjoin_header(Header::new("Set-Cookie", cookie));
     }
 }

@@ -76,6 +76,14 @@ async fn over_https_cookies_are_secure_host_prefixed_and_hsts_is_sent() {
             .iter()
             .any(|c| c.starts_with("__Host-gatehouse_csrf=") && c.contains("Secure"))
     );
+    let flash = cookies
+        .iter()
+        .find(|c| c.starts_with("_flash="))
+        .expect("the welcome message");
+    assert!(
+        flash.contains("; HttpOnly") && flash.contains("; Secure"),
+        "{flash}"
+    );
     assert!(
         response
             .header("Strict-Transport-Security")
@@ -210,4 +218,83 @@ async fn health_reports_ok_after_a_database_round_trip_and_503_without_one() {
     app.db.close_by_ref().await.unwrap();
     let response = browser.get("/health").await;
     response.assert_status(Status::ServiceUnavailable);
+}
+
+/// Values of `next` that once gave a 500 after the sign-in was recorded.
+pub const UNCLEAN_NEXTS: [&str; 9] = [
+    "/a<b", "/ü", "/a\"b", "/a{b", "/a^b", "/a`b", "/a|b", "/a#b#c", "/a%zz",
+];
+
+#[rocket::async_test]
+async fn an_unclean_next_signs_in_to_the_account_page() {
+    let app = spawn_app().await;
+    app.signed_up("alice").await;
+    let page = app.browser().get("/login?next=/a%3Cb").await;
+    page.assert_status(Status::Ok);
+    assert!(
+        !page.body.contains("a&lt;b"),
+        "an unclean next is not carried"
+    );
+
+    for next in UNCLEAN_NEXTS {
+        let browser = app.browser();
+        browser
+            .submit(
+                "/login",
+                &[("login", "alice"), ("password", PASSWORD), ("next", next)],
+            )
+            .await
+            .assert_redirect("/account");
+        assert!(browser.is_signed_in().await, "{next}");
+    }
+}
+
+#[rocket::async_test]
+async fn an_unclean_next_survives_the_second_step_as_the_account_page() {
+    use crate::two_factor::{code, enable, now};
+    let app = spawn_app().await;
+    let owner = app.signed_up("alice").await;
+    let enabled = enable(&app, &owner).await;
+
+    for next in ["/ü", "/a<b", "/a#b#c"] {
+        // Each sign-in needs a code from a step not used before.
+        app.clock.advance(time::Duration::seconds(30));
+        let browser = app.browser();
+        browser
+            .submit(
+                "/login",
+                &[("login", "alice"), ("password", PASSWORD), ("next", next)],
+            )
+            .await
+            .assert_redirect("/login/2fa");
+        browser
+            .submit("/login/2fa", &[("code", &code(&enabled.secret, now(&app)))])
+            .await
+            .assert_redirect("/account");
+        assert!(browser.is_signed_in().await, "{next}");
+    }
+}
+
+#[rocket::async_test]
+async fn flash_messages_are_out_of_reach_of_scripts() {
+    let app = spawn_app().await;
+    app.signed_up("alice").await;
+    // A failed attempt from elsewhere is reported, with its address, at
+    // the next sign-in: that message travels in the flash cookie.
+    app.browser().login("alice", "wrong password!").await;
+
+    let response = app.browser().login("alice", PASSWORD).await;
+
+    response.assert_redirect("/account");
+    let flash = response
+        .headers_named("Set-Cookie")
+        .into_iter()
+        .find(|c| c.starts_with("_flash="))
+        .expect("a flash message")
+        .to_owned();
+    assert!(flash.contains("; HttpOnly"), "{flash}");
+    assert!(
+        !flash.contains("; Secure"),
+        "plain http keeps it usable: {flash}"
+    );
 }

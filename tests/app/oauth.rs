@@ -183,6 +183,18 @@ async fn next_survives_the_round_trip_when_it_is_local() {
     via_provider(&other, &provider, start)
         .await
         .assert_redirect("/account");
+
+    for next in crate::hardening::UNCLEAN_NEXTS {
+        let browser = app.browser();
+        let query = rocket::http::RawStr::new(next).percent_encode();
+        let start = browser
+            .get(&format!("/oauth/fake/login?next={query}"))
+            .await;
+        via_provider(&browser, &provider, start)
+            .await
+            .assert_redirect("/account");
+        assert!(browser.is_signed_in().await, "{next}");
+    }
 }
 
 #[rocket::async_test]
