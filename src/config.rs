@@ -589,6 +589,22 @@ mod tests {
     }
 
     #[test]
+    fn requests_in_flight_get_ten_seconds_after_sigterm_unless_configured() {
+        let grace = |figment: Figment| {
+            with_defaults(figment)
+                .extract::<rocket::Config>()
+                .unwrap()
+                .shutdown
+                .grace
+        };
+        assert_eq!(grace(bare_figment(Profile::Default)), 10);
+        assert_eq!(
+            grace(bare_figment(Profile::Default).merge(Serialized::global("shutdown.grace", 3))),
+            3
+        );
+    }
+
+    #[test]
     fn public_url_must_be_an_origin() {
         assert!(validate_public_url("https://id.example.com/").is_ok());
         assert!(validate_public_url("https://id.example.com/path").is_err());
