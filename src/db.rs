@@ -5,20 +5,34 @@ use std::time::Duration;
 
 use migrations::MigratorTrait as _;
 use sea_orm::sqlx::sqlite::SqliteJournalMode;
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, SqlErr};
+use sea_orm::{
+    ColumnTrait as _, ConnectOptions, Database, DatabaseConnection, DbErr, DeleteMany, EntityTrait,
+    QueryFilter as _, Select, SqlErr, UpdateMany,
+};
+
+/// Why the database could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("cannot create {dir}: {source}")]
+    Folder { dir: String, source: std::io::Error },
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
 
 /// A wait for a pooled connection longer than this is logged and counted.
 const SLOW_ACQUIRE: Duration = Duration::from_millis(100);
 
 /// Opens a pool for `url`. For a SQLite file the folder is created first,
 /// and the journal is WAL so readers do not block the writer.
-pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+pub async fn connect(url: &str) -> Result<DatabaseConnection, ConnectError> {
     if let Some(path) = sqlite_file(url)
         && let Some(dir) = std::path::Path::new(path).parent()
         && !dir.as_os_str().is_empty()
     {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| DbErr::Custom(format!("cannot create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir).map_err(|source| ConnectError::Folder {
+            dir: dir.display().to_string(),
+            source,
+        })?;
     }
     if let Some(path) = sqlite_file(url) {
         create_private_file(path)
@@ -48,7 +62,7 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
         });
-    Database::connect(options).await
+    Ok(Database::connect(options).await?)
 }
 
 /// Each SQLite connection is served by a thread of its own, and SQLite
@@ -97,6 +111,45 @@ pub fn unique_violation(err: &DbErr) -> Option<String> {
         Some(SqlErr::UniqueConstraintViolation(message)) => Some(message),
         _ => None,
     }
+}
+
+// Owner-scoped queries.
+//
+// Things a user owns (sessions, API keys, linked accounts) are only ever
+// looked up, changed or deleted through their owner: the owner's id is a
+// condition of the query itself, so another user's id finds nothing and
+// answers 404 exactly as an id that does not exist. Every query acting
+// for a user on their things starts from one of these functions.
+
+/// An entity whose rows belong to one user.
+pub trait OwnedByUser: EntityTrait {
+    /// The column holding the owner's user id.
+    fn owner_column() -> Self::Column;
+}
+
+/// `SELECT` among `user_id`'s rows only.
+pub fn find_owned<E: OwnedByUser>(user_id: i32) -> Select<E> {
+    E::find().filter(E::owner_column().eq(user_id))
+}
+
+/// `UPDATE` among `user_id`'s rows only.
+pub fn update_owned<E: OwnedByUser>(user_id: i32) -> UpdateMany<E> {
+    E::update_many().filter(E::owner_column().eq(user_id))
+}
+
+/// `DELETE` among `user_id`'s rows only.
+pub fn delete_owned<E: OwnedByUser>(user_id: i32) -> DeleteMany<E> {
+    E::delete_many().filter(E::owner_column().eq(user_id))
+}
+
+/// The highest page number a `?page=` may ask for: far past any real list,
+/// and small enough that the row offset cannot overflow.
+const LAST_PAGE: u64 = 1_000_000;
+
+/// A 1-based `?page=` parameter made safe: absent or 0 is the first page,
+/// anything huge the last one we serve (an empty page, not an overflow).
+pub fn page_number(requested: Option<u64>) -> u64 {
+    requested.unwrap_or(1).clamp(1, LAST_PAGE)
 }
 
 #[cfg(test)]

@@ -2,75 +2,85 @@
 //! guards that let a site put its own routes behind it.
 //!
 //! [`rocket`] builds the whole app from a figment; `main.rs` only parses
-//! the command line. Read the modules in this order for a tour.
+//! the command line. The modules are listed below in layer order, from
+//! the foundation up: each imports only the layers before it (see
+//! `docs/ARCHITECTURE.md`). Read them in this order for a tour.
 
-/// Users, passwords, sign-up / sign-in / sign-out, the account page.
-pub mod accounts;
-/// Staff pages.
-pub mod admin;
-/// The JSON API: token endpoint, bearer/API-key authentication, OpenAPI.
-pub mod api;
-/// API keys and their settings page.
-pub mod api_keys;
+// Foundation: plain data and tools, no features.
+
 /// Templates and static files compiled into the binary, `/static/…`.
 pub mod assets;
-/// `serve`, `migrate`, `createsuperuser`.
-pub mod cli;
+/// Who is on the other end of a request (address, user agent), as data.
+pub mod client;
 /// The time source, swappable in tests.
 pub mod clock;
-/// Settings: `Rocket.toml` / `ROCKET_*`, validated into `AppConfig`.
+/// Settings: `Rocket.toml` / `ROCKET_*`, validated into `AppConfig`, with
+/// the OAuth provider tables and rate limits as plain data.
 pub mod config;
-/// Database connection, migrations, constraint-error helper.
+/// HMAC-SHA256, SHA-256, hex and constant-time comparison.
+pub mod crypto;
+/// Database connection, migrations, constraint-error helper, and the
+/// owner-scoped query builders every feature's queries start from.
 pub mod db;
-/// `AppError` and the catchers: HTML pages, or JSON under `/api`.
+/// `AppError` (a status and a sentence, no rendering) and `FormErrors`.
 pub mod error;
-/// Home page, `/members` and `/health`.
-mod home;
-/// The background sweeper of expired rows.
-pub mod maintenance;
-/// OAuth providers, sign-in with them, linked accounts.
-pub mod oauth;
-/// Owner-scoped queries for everything a user owns.
-pub mod ownership;
-/// Shared rate limits (database or Redis).
-pub mod rate_limit;
-/// The security log and its page.
-pub mod security_log;
-/// Server-side sessions and the `CurrentUser`/`Member`/`Staff`/`Superuser` guards.
-pub mod sessions;
-/// Managed state built at ignite, and the `AppState` guard.
-pub mod state;
 /// Request ids, request logs, Prometheus metrics, the log output.
 pub mod telemetry;
-/// Two-factor authentication: TOTP, recovery codes, `/login/2fa`.
+
+// Domain: one module per feature, entities, queries and services; no
+// Rocket request types, no templates. Lower ones never import higher ones.
+
+/// Users, passwords, registration, deleting and (de)activating.
+pub mod accounts;
+/// Staff actions on accounts, and the dashboard's numbers.
+pub mod admin;
+/// API keys: format, storage, scopes, creating and revoking.
+pub mod api_keys;
+/// The background sweeper of expired rows.
+pub mod maintenance;
+/// OAuth providers, identities and linked accounts.
+pub mod oauth;
+/// Shared rate limits (database or Redis).
+pub mod rate_limit;
+/// The security log: what happened to an account, recorded by services.
+pub mod security_log;
+/// Server-side sessions: the rows, their liveness, revoking them.
+pub mod sessions;
+/// Two-factor authentication: TOTP, recovery codes, on and off.
 pub mod two_factor;
-/// Cookies, CSRF, security headers, client info, page rendering.
+
+// Auth: the request-facing layer under the pages and the API.
+
+/// Guards (`CurrentUser`, `Member`, `Staff`, `Superuser`, the API caller),
+/// CSRF, cookies, managed state, and the one sign-in flow.
+pub mod auth;
+
+// Entry points: pages, JSON, command line.
+
+/// The JSON API: token endpoint, JSON routes, OpenAPI.
+pub mod api;
+/// `serve`, `migrate`, `createsuperuser`.
+pub mod cli;
+/// The HTML site: pages, forms, templates, error pages, security headers.
 pub mod web;
 
 use rocket::{Build, Rocket};
 
-pub use sessions::guards::{CurrentUser, Member, Staff, Superuser};
+pub use auth::guards::{CurrentUser, Member, Staff, Superuser};
 
 /// The whole application, configured by `figment` (see `config`). To use a
 /// database you opened yourself, or a manual clock, `.manage()` it on the
 /// result before launch.
 pub fn rocket(figment: rocket::figment::Figment) -> Rocket<Build> {
     rocket::custom(config::with_defaults(figment))
-        .attach(state::fairing())
+        .attach(auth::state::fairing())
         .attach(maintenance::fairing())
         .attach(assets::fairing())
         .attach(web::headers::SecurityHeaders)
         .attach(telemetry::Telemetry)
-        .register("/", error::catchers())
-        .mount("/", home::routes())
-        .mount("/", accounts::routes())
-        .mount("/", sessions::routes())
-        .mount("/", two_factor::routes())
-        .mount("/", admin::routes())
-        .mount("/", security_log::routes())
-        .mount("/", api_keys::routes())
+        .register("/", web::errors::catchers())
+        .mount("/", web::routes())
         .mount("/api", api::routes())
-        .mount("/", oauth::routes())
         .mount("/", assets::routes())
         .mount("/", web::metrics::routes())
 }

@@ -5,15 +5,13 @@
 //! count. Every instance may run it; the deletes are idempotent.
 
 use rocket::fairing::AdHoc;
-use sea_orm::{
-    ColumnTrait as _, Condition, DatabaseConnection, DbErr, EntityTrait as _, QueryFilter as _,
-};
+use sea_orm::DatabaseConnection;
 use time::OffsetDateTime;
 
 use crate::clock::Clock;
 use crate::config::AppConfig;
-use crate::rate_limit::RateLimiter;
-use crate::sessions::entity::{self as session, SessionKind};
+use crate::rate_limit::{LimiterError, RateLimiter};
+use crate::sessions::store;
 
 /// What one sweep deleted.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -29,30 +27,12 @@ pub async fn sweep(
     config: &AppConfig,
     limiter: &RateLimiter,
     now: OffsetDateTime,
-) -> Result<Swept, DbErr> {
-    let idle_cutoff = now - config.session_idle;
-    // Mirrors `sessions::store::is_live`: remembered and API sessions have
-    // no idle timeout.
-    let dead = Condition::any()
-        .add(session::Column::ExpiresAt.lte(now))
-        .add(
-            Condition::all()
-                .add(session::Column::Remember.eq(false))
-                .add(session::Column::Kind.eq(SessionKind::Browser.as_str()))
-                .add(session::Column::LastSeenAt.lte(idle_cutoff)),
-        );
-    let sessions = session::Entity::delete_many()
-        .filter(dead)
-        .exec(db)
-        .await?
-        .rows_affected;
+) -> Result<Swept, LimiterError> {
+    let sessions = store::delete_dead(db, config, now).await?;
     let retention_cutoff = now - config.security_log_retention;
     let security_events =
         crate::security_log::entity::delete_older_than(db, retention_cutoff).await?;
-    let rate_limit_windows = limiter
-        .sweep(now)
-        .await
-        .map_err(|e| DbErr::Custom(e.to_string()))?;
+    let rate_limit_windows = limiter.sweep(now).await?;
     Ok(Swept {
         sessions,
         security_events,

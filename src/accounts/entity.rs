@@ -2,7 +2,7 @@
 
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, Func};
-use sea_orm::{ConnectionTrait, DbErr, ExprTrait as _};
+use sea_orm::{Condition, ConnectionTrait, DbErr, ExprTrait as _, QuerySelect as _};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "users")]
@@ -30,10 +30,62 @@ pub struct Model {
     pub totp_last_step: Option<i64>,
 }
 
+/// The one place roles imply each other: a superuser counts as staff, and
+/// staff count as members. Everything that asks about a role asks here
+/// (and SQL that counts staff, in [`counts`], uses `STAFF_SQL`).
 impl Model {
     pub fn has_two_factor(&self) -> bool {
         self.totp_enabled_at.is_some()
     }
+
+    pub fn counts_as_staff(&self) -> bool {
+        self.is_staff || self.is_superuser
+    }
+
+    pub fn counts_as_member(&self) -> bool {
+        self.is_member || self.counts_as_staff()
+    }
+}
+
+/// [`Model::counts_as_staff`] as an SQL condition, for aggregates.
+const STAFF_SQL: &str = "is_staff OR is_superuser";
+
+/// How many users there are, and how many of them are active, members,
+/// staff (superusers included) and using two-factor authentication.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Counts {
+    pub users: i64,
+    pub active: i64,
+    pub members: i64,
+    pub staff: i64,
+    pub two_factor: i64,
+}
+
+/// [`Counts`], in one aggregate query.
+pub async fn counts(db: &impl ConnectionTrait) -> Result<Counts, DbErr> {
+    let count_where = |condition: &str| {
+        Expr::cust(format!(
+            "COALESCE(SUM(CASE WHEN {condition} THEN 1 ELSE 0 END), 0)"
+        ))
+    };
+    let (users, active, members, staff, two_factor) = Entity::find()
+        .select_only()
+        .column_as(Expr::cust("COUNT(*)"), "users")
+        .column_as(count_where("is_active"), "active")
+        .column_as(count_where("is_member"), "members")
+        .column_as(count_where(STAFF_SQL), "staff")
+        .column_as(count_where("totp_enabled_at IS NOT NULL"), "two_factor")
+        .into_tuple::<(i64, i64, i64, i64, i64)>()
+        .one(db)
+        .await?
+        .unwrap_or_default();
+    Ok(Counts {
+        users,
+        active,
+        members,
+        staff,
+        two_factor,
+    })
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -93,4 +145,106 @@ pub async fn search(
     let total = paginator.num_items().await?;
     let users = paginator.fetch_page(page).await?;
     Ok((users, total))
+}
+
+// The two-factor columns: written only through these, by `two_factor`'s
+// service, each a conditional UPDATE so concurrent requests cannot both win.
+
+/// Accepts TOTP `step` for `user_id` only if it is newer than the last
+/// accepted one.
+pub async fn claim_totp_step(
+    db: &impl ConnectionTrait,
+    user_id: i32,
+    step: i64,
+) -> Result<bool, DbErr> {
+    let claimed = Entity::update_many()
+        .col_expr(Column::TotpLastStep, Expr::value(step))
+        .filter(Column::Id.eq(user_id))
+        .filter(
+            Condition::any()
+                .add(Column::TotpLastStep.is_null())
+                .add(Column::TotpLastStep.lt(step)),
+        )
+        .exec(db)
+        .await?;
+    Ok(claimed.rows_affected == 1)
+}
+
+/// Keeps `sealed` as the secret being set up, replacing any earlier one.
+pub async fn set_pending_totp_secret(
+    db: &impl ConnectionTrait,
+    user_id: i32,
+    sealed: String,
+) -> Result<(), DbErr> {
+    Entity::update_many()
+        .col_expr(Column::TotpPendingSecret, Expr::value(sealed))
+        .filter(Column::Id.eq(user_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Turns two-factor authentication on with the pending secret `sealed`,
+/// only if that is still the pending one and it is not on yet; `step` is
+/// the step its confirming code used.
+pub async fn enable_totp(
+    db: &impl ConnectionTrait,
+    user_id: i32,
+    sealed: &str,
+    step: i64,
+    now: TimeDateTimeWithTimeZone,
+) -> Result<bool, DbErr> {
+    let enabled = Entity::update_many()
+        .col_expr(Column::TotpSecret, Expr::value(sealed))
+        .col_expr(
+            Column::TotpPendingSecret,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(Column::TotpEnabledAt, Expr::value(now))
+        .col_expr(Column::TotpLastStep, Expr::value(step))
+        .filter(Column::Id.eq(user_id))
+        .filter(Column::TotpPendingSecret.eq(sealed))
+        .filter(Column::TotpEnabledAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(enabled.rows_affected == 1)
+}
+
+/// Turns two-factor authentication off and forgets its secrets.
+pub async fn clear_totp(db: &impl ConnectionTrait, user_id: i32) -> Result<(), DbErr> {
+    Entity::update_many()
+        .col_expr(Column::TotpSecret, Expr::value(Option::<String>::None))
+        .col_expr(
+            Column::TotpPendingSecret,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            Column::TotpEnabledAt,
+            Expr::value(Option::<TimeDateTimeWithTimeZone>::None),
+        )
+        .filter(Column::Id.eq(user_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// The first statement of a transaction that reads `user_id`'s row to
+/// decide a change: a write that changes nothing. A row lock on
+/// PostgreSQL, the write lock on SQLite, so two such transactions take
+/// turns. Then the row, if it still exists.
+pub async fn lock_and_find(
+    db: &impl ConnectionTrait,
+    user_id: i32,
+) -> Result<Option<Model>, DbErr> {
+    Entity::update_many()
+        .col_expr(Column::UpdatedAt, Expr::col(Column::UpdatedAt))
+        .filter(Column::Id.eq(user_id))
+        .exec(db)
+        .await?;
+    Entity::find_by_id(user_id).one(db).await
+}
+
+pub async fn delete_by_id(db: &impl ConnectionTrait, user_id: i32) -> Result<(), DbErr> {
+    Entity::delete_by_id(user_id).exec(db).await?;
+    Ok(())
 }

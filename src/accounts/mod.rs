@@ -1,5 +1,5 @@
-//! Accounts: the `users` table, passwords, and the sign-up, sign-in,
-//! sign-out and account pages.
+//! Accounts: the `users` table and its queries, passwords, registration,
+//! deleting and (de)activating accounts.
 //!
 //! Security rules: passwords are argon2id hashes made and checked on a
 //! blocking thread; an unknown user and a wrong password get the same
@@ -9,9 +9,4 @@
 pub mod entity;
 pub mod forms;
 pub mod password;
-mod routes;
 pub mod service;
-
-pub fn routes() -> Vec<rocket::Route> {
-    routes::routes()
-}

@@ -1,5 +1,6 @@
-//! Account operations shared by the web forms, the CLI and (later) the API:
-//! registration with the full sign-up policy, and password sign-in.
+//! Account operations shared by the web forms, the API and the CLI:
+//! registration with the full sign-up policy, passwords, deleting and
+//! (de)activating accounts. Signing in is `auth::sign_in`'s.
 
 use sea_orm::{ActiveModelTrait as _, DatabaseConnection, DbErr, Set};
 use time::OffsetDateTime;
@@ -7,11 +8,7 @@ use time::OffsetDateTime;
 use super::entity::{self as user, EMAIL_INDEX, USERNAME_INDEX};
 use super::forms::{Email, Username};
 use super::password::{HashError, Password, PasswordHasher, check_new_password};
-use crate::error::AppError;
-use crate::rate_limit::{Counter, Turn};
-use crate::state::AppState;
-use crate::web::client::ClientInfo;
-use crate::web::forms::FormErrors;
+use crate::error::{AppError, FormErrors};
 
 /// What a new account is made from, as typed.
 pub struct Registration<'a> {
@@ -43,6 +40,19 @@ pub enum RegisterError {
     Db(#[from] DbErr),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+}
+
+/// Only for callers that cannot show a form: its errors become a 400/409.
+impl From<RegisterError> for AppError {
+    fn from(err: RegisterError) -> Self {
+        match err {
+            RegisterError::Invalid(_) => AppError::BadRequest("That input is not valid."),
+            RegisterError::Taken(_) => AppError::Conflict("That name or email is taken."),
+            RegisterError::Hashing(e) => e.into(),
+            RegisterError::Db(e) => AppError::Db(e),
+            RegisterError::Internal(e) => AppError::Internal(e),
+        }
+    }
 }
 
 pub async fn register(
@@ -95,169 +105,6 @@ pub async fn register(
     }
 }
 
-/// What a password sign-in attempt came to.
-pub enum SignInAttempt {
-    Success(user::Model),
-    /// Wrong login or password, with no hint of which; `account` is the
-    /// existing account the login named, for the security log only.
-    Failed {
-        account: Option<user::Model>,
-    },
-    /// Too many failures for this account or address: the password was not
-    /// checked.
-    Limited {
-        retry_after: u64,
-    },
-}
-
-/// The failed-sign-in counters of an account (or typed login) and address.
-fn sign_in_counters(app: &AppState<'_>, client: &ClientInfo, subject: &str) -> Vec<Counter> {
-    let limits = app.limiter.settings();
-    let mut counters =
-        vec![
-            app.limiter
-                .counter("sign_in:account", subject, limits.sign_in_per_account),
-        ];
-    if let Some(ip) = client.ip_string() {
-        counters.push(
-            app.limiter
-                .counter("sign_in:ip", &ip, limits.sign_in_per_ip),
-        );
-    }
-    counters
-}
-
-/// Counts a sign-up attempt against the client's address, through the form
-/// or a provider; over the limit it is refused (429). Every attempt counts,
-/// so sign-up cannot be used to probe for taken names at speed either.
-pub async fn count_sign_up(app: &AppState<'_>, client: &ClientInfo) -> Result<(), AppError> {
-    let Some(ip) = client.ip_string() else {
-        return Ok(());
-    };
-    let counter = [app
-        .limiter
-        .counter("sign_up:ip", &ip, app.limiter.settings().sign_up_per_ip)];
-    match app
-        .limiter
-        .count_and_check(app.clock.now(), &counter)
-        .await?
-    {
-        Some(retry_after) => Err(AppError::TooManyRequests { retry_after }),
-        None => Ok(()),
-    }
-}
-
-/// Checks a signed-in user's password before a sensitive change (a new
-/// password, ending sessions, two-factor settings). It is a password check
-/// like any other: refused while the account or address is over the
-/// sign-in limit, and a wrong answer counts against it.
-pub async fn confirm_password(
-    app: &AppState<'_>,
-    client: &ClientInfo,
-    account: &user::Model,
-    input: &str,
-) -> Result<bool, AppError> {
-    let counters = sign_in_counters(app, client, &format!("user:{}", account.id));
-    let _turn = app.limiter.take_turn(&counters).await;
-    let now = app.clock.now();
-    if let Some(retry_after) = app.limiter.check(now, &counters).await? {
-        return Err(AppError::TooManyRequests { retry_after });
-    }
-    let matched = match Password::for_sign_in(input) {
-        Some(password) => {
-            app.hasher
-                .verify(&password, account.password_hash.as_deref())
-                .await?
-        }
-        None => false,
-    };
-    if !matched {
-        app.limiter.hit(now, &counters).await?;
-    }
-    Ok(matched)
-}
-
-/// Before a second factor is checked (the password already was): waits for
-/// this instance's turn on the account's and the address's sign-in
-/// counters, and refuses while either is over its limit, so neither many
-/// pending sign-ins nor parallel requests bring more guesses. Hold the
-/// turn until a failure is counted with [`count_sign_in_failure`].
-pub async fn second_factor_turn(
-    app: &AppState<'_>,
-    client: &ClientInfo,
-    account: &user::Model,
-) -> Result<Turn, AppError> {
-    let counters = sign_in_counters(app, client, &format!("user:{}", account.id));
-    let turn = app.limiter.take_turn(&counters).await;
-    match app.limiter.check(app.clock.now(), &counters).await? {
-        Some(retry_after) => Err(AppError::TooManyRequests { retry_after }),
-        None => Ok(turn),
-    }
-}
-
-/// Counts a failure that came after the password, such as a wrong `otp` at
-/// the token endpoint, against the same limits as a wrong password.
-pub async fn count_sign_in_failure(
-    app: &AppState<'_>,
-    client: &ClientInfo,
-    account: &user::Model,
-) -> Result<(), AppError> {
-    let counters = sign_in_counters(app, client, &format!("user:{}", account.id));
-    app.limiter.hit(app.clock.now(), &counters).await?;
-    Ok(())
-}
-
-/// Signs in with a username or email and a password, for the sign-in form
-/// and the token endpoint alike. Failures count against the account (or,
-/// for an unknown login, the login as typed, so unknown accounts are
-/// limited the same way) and the client address; while either is over its
-/// limit, the password is not even verified. An unknown login costs a
-/// verification against a dummy hash, so timing does not tell either.
-pub async fn sign_in_with_password(
-    app: &AppState<'_>,
-    client: &ClientInfo,
-    login: &str,
-    password: &str,
-) -> Result<SignInAttempt, AppError> {
-    let now = app.clock.now();
-    let login = login.trim();
-    let user = if login.is_empty() || login.len() > 254 {
-        None
-    } else {
-        user::find_by_login(app.db, login).await?
-    };
-    let subject = match &user {
-        Some(user) => format!("user:{}", user.id),
-        None => format!("login:{}", login.to_lowercase()),
-    };
-    let counters = sign_in_counters(app, client, &subject);
-    let _turn = app.limiter.take_turn(&counters).await;
-    if let Some(retry_after) = app.limiter.check(now, &counters).await? {
-        return Ok(SignInAttempt::Limited { retry_after });
-    }
-    let stored = user
-        .as_ref()
-        .filter(|u| u.is_active)
-        .and_then(|u| u.password_hash.clone());
-    let verified = match Password::for_sign_in(password) {
-        Some(password) => app
-            .hasher
-            .verify(&password, stored.as_deref())
-            .await?
-            .then_some(password),
-        None => None,
-    };
-    let (Some(password), Some(user)) = (verified, user.clone()) else {
-        app.limiter.hit(now, &counters).await?;
-        return Ok(SignInAttempt::Failed { account: user });
-    };
-    if stored.is_some_and(|hash| app.hasher.needs_rehash(&hash)) {
-        let rehashed = app.hasher.hash(&password).await?;
-        set_password_hash(app.db, user.id, rehashed, now).await?;
-    }
-    Ok(SignInAttempt::Success(user))
-}
-
 pub async fn set_password_hash(
     db: &DatabaseConnection,
     user_id: i32,
@@ -290,6 +137,26 @@ pub async fn record_login(
     Ok(())
 }
 
+/// Sets the member and staff roles (a superuser stays one).
+pub async fn set_roles(
+    db: &DatabaseConnection,
+    user_id: i32,
+    is_member: bool,
+    is_staff: bool,
+    now: OffsetDateTime,
+) -> Result<(), DbErr> {
+    user::ActiveModel {
+        id: Set(user_id),
+        is_member: Set(is_member),
+        is_staff: Set(is_staff),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .update(db)
+    .await?;
+    Ok(())
+}
+
 /// Why deleting or (de)activating an account was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum AccountChangeError {
@@ -299,6 +166,29 @@ pub enum AccountChangeError {
     LastSuperuser,
     #[error(transparent)]
     Db(#[from] DbErr),
+}
+
+impl AccountChangeError {
+    /// As an `AppError` whose refusal says `last_superuser` when that is
+    /// the reason.
+    pub fn saying(self, last_superuser: &'static str) -> AppError {
+        match self {
+            AccountChangeError::LastSuperuser => AppError::Conflict(last_superuser),
+            other => other.into(),
+        }
+    }
+}
+
+impl From<AccountChangeError> for AppError {
+    fn from(err: AccountChangeError) -> Self {
+        match err {
+            AccountChangeError::NotFound => AppError::NotFound,
+            AccountChangeError::LastSuperuser => {
+                AppError::Conflict("The last active superuser cannot be removed or deactivated.")
+            }
+            AccountChangeError::Db(e) => AppError::Db(e),
+        }
+    }
 }
 
 /// Deletes a user and, through the foreign keys' cascades, everything that
@@ -337,7 +227,7 @@ pub async fn set_active(
 /// Opens the transaction of a change to `user_id` that `removes_superuser`
 /// says takes a superuser out of service: refused when no other active
 /// superuser would remain. Commit it once the change is made.
-async fn begin_superuser_safe(
+pub async fn begin_superuser_safe(
     db: &DatabaseConnection,
     user_id: i32,
     removes_superuser: impl FnOnce(&user::Model) -> bool,
@@ -462,55 +352,6 @@ fn username_base(hint: &str) -> String {
         cleaned = format!("user{cleaned}");
     }
     cleaned
-}
-
-/// Completes a browser sign-in, whatever proved who the person is (a
-/// password, a provider, a second factor): a new session and its cookie,
-/// `last_login_at`, a `sign_in` security event, and the sentence to greet
-/// them with, which tells of failed attempts on the account since their
-/// previous sign-in.
-pub async fn finish_sign_in(
-    app: &AppState<'_>,
-    cookies: &rocket::http::CookieJar<'_>,
-    client: &ClientInfo,
-    user: &user::Model,
-    remember: bool,
-    method: &str,
-) -> Result<String, AppError> {
-    use crate::security_log::{self, Event, EventKind};
-    let now = app.clock.now();
-    crate::sessions::sign_in(
-        app.db, app.config, app.clock, cookies, client, user.id, remember,
-    )
-    .await?;
-    record_login(app.db, user.id, now).await?;
-    security_log::record(
-        app.db,
-        now,
-        Event::new(user.id, EventKind::SignIn, client)
-            .detail(serde_json::json!({ "method": method })),
-    )
-    .await;
-    let since = user.last_login_at.unwrap_or(user.created_at);
-    let failures = security_log::entity::recent_of_kind(
-        app.db,
-        user.id,
-        EventKind::SignInFailed.as_str(),
-        since,
-    )
-    .await?;
-    let mut greeting = format!("Signed in as {}.", user.username);
-    if let Some(latest) = failures.first() {
-        let from = latest.ip.as_deref().unwrap_or("an unknown address");
-        let attempts = match failures.len() {
-            1 => "1 failed attempt".to_owned(),
-            n => format!("{n} failed attempts"),
-        };
-        greeting.push_str(&format!(
-            " Since your last sign-in there were {attempts} to sign in to your account, the latest from {from}. If that was not you, see your security log."
-        ));
-    }
-    Ok(greeting)
 }
 
 #[cfg(test)]

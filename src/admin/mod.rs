@@ -1,16 +1,11 @@
-//! Staff pages: the dashboard, finding users, and acting on an account
-//! (deactivate, end sessions, change roles, delete).
+//! Staff work on accounts: what the dashboard counts, and the actions on
+//! another account (deactivate, end sessions, change roles, delete), each
+//! checked for who may act on whom and recorded. The pages are `web`'s.
 //!
-//! Security rules: every page needs `Staff` (and with `staff_require_2fa`,
-//! two-factor authentication); role changes and deletion need
-//! `Superuser`. Nobody acts on their own account here, only a superuser
-//! acts on staff or superusers, so the last superuser cannot be removed;
-//! every action is recorded in the target's security log with the acting
-//! staff member.
+//! Security rules: nobody acts on their own account here, only a
+//! superuser acts on staff or superusers, so the last superuser cannot be
+//! removed; every action is recorded in the target's security log with
+//! the acting staff member, a deletion in the staff member's own.
 
-mod routes;
+pub mod staff;
 pub mod stats;
-
-pub fn routes() -> Vec<rocket::Route> {
-    routes::routes()
-}

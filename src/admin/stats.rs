@@ -1,18 +1,14 @@
 //! The dashboard's numbers, from three aggregate queries (users, sessions,
-//! recent sign-ins), never by loading rows.
+//! recent sign-ins), each beside its entity, never by loading rows.
 
-use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait as _, Condition, ConnectionTrait, DbErr, EntityTrait as _, QueryFilter as _,
-    QuerySelect as _,
-};
+use sea_orm::{ConnectionTrait, DbErr};
 use serde::Serialize;
 use time::{Duration, OffsetDateTime};
 
 use crate::accounts::entity as user;
 use crate::config::AppConfig;
 use crate::security_log::{EventKind, entity as event};
-use crate::sessions::entity::{self as session, SessionKind};
+use crate::sessions::store;
 
 #[derive(Debug, Serialize)]
 pub struct Dashboard {
@@ -28,56 +24,19 @@ pub struct Dashboard {
     pub failed_sign_ins_24h: i64,
 }
 
-fn count_where(condition: &str) -> Expr {
-    Expr::cust(format!(
-        "COALESCE(SUM(CASE WHEN {condition} THEN 1 ELSE 0 END), 0)"
-    ))
-}
-
 pub async fn dashboard(
     db: &impl ConnectionTrait,
     config: &AppConfig,
     now: OffsetDateTime,
 ) -> Result<Dashboard, DbErr> {
-    let (users, active_users, members, staff, two_factor_users) = user::Entity::find()
-        .select_only()
-        .column_as(Expr::cust("COUNT(*)"), "users")
-        .column_as(count_where("is_active"), "active")
-        .column_as(count_where("is_member"), "members")
-        .column_as(count_where("is_staff OR is_superuser"), "staff")
-        .column_as(count_where("totp_enabled_at IS NOT NULL"), "two_factor")
-        .into_tuple::<(i64, i64, i64, i64, i64)>()
-        .one(db)
-        .await?
-        .unwrap_or_default();
-    // Live as `sessions::store::is_live` means it, in SQL.
-    let live_sessions = session::Entity::find()
-        .select_only()
-        .column_as(Expr::cust("COUNT(*)"), "live")
-        .filter(session::Column::ExpiresAt.gt(now))
-        .filter(
-            Condition::any()
-                .add(session::Column::Remember.eq(true))
-                .add(session::Column::Kind.eq(SessionKind::Api.as_str()))
-                .add(session::Column::LastSeenAt.gt(now - config.session_idle)),
-        )
-        .into_tuple::<i64>()
-        .one(db)
-        .await?
-        .unwrap_or_default();
-    let recent: Vec<(String, i64)> = event::Entity::find()
-        .select_only()
-        .column(event::Column::Kind)
-        .column_as(Expr::cust("COUNT(*)"), "n")
-        .filter(event::Column::CreatedAt.gt(now - Duration::hours(24)))
-        .filter(
-            event::Column::Kind
-                .is_in([EventKind::SignIn.as_str(), EventKind::SignInFailed.as_str()]),
-        )
-        .group_by(event::Column::Kind)
-        .into_tuple()
-        .all(db)
-        .await?;
+    let users = user::counts(db).await?;
+    let live_sessions = store::count_live(db, config, now).await?;
+    let recent = event::count_by_kind(
+        db,
+        &[EventKind::SignIn, EventKind::SignInFailed],
+        now - Duration::hours(24),
+    )
+    .await?;
     let recent_count = |kind: EventKind| {
         recent
             .iter()
@@ -85,15 +44,15 @@ pub async fn dashboard(
             .map_or(0, |(_, n)| *n)
     };
     Ok(Dashboard {
-        users,
-        active_users,
-        members,
-        staff,
-        two_factor_users,
-        two_factor_percent: if users == 0 {
+        users: users.users,
+        active_users: users.active,
+        members: users.members,
+        staff: users.staff,
+        two_factor_users: users.two_factor,
+        two_factor_percent: if users.users == 0 {
             0
         } else {
-            two_factor_users * 100 / users
+            users.two_factor * 100 / users.users
         },
         live_sessions,
         sign_ins_24h: recent_count(EventKind::SignIn),

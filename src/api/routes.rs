@@ -5,23 +5,17 @@ use rocket::http::{ContentType, Header, Status};
 use rocket::serde::json::Json;
 use rocket::{Responder, delete, get, post, routes};
 use serde::Serialize;
-use serde_json::json;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use utoipa::ToSchema;
 
-use super::scope::Scopes;
-use super::tokens;
 use crate::accounts::entity as user;
-use crate::accounts::service::{self, AccountChangeError, SignInAttempt};
+use crate::admin::staff::{self, Acting};
+use crate::api_keys::scope::Scopes;
+use crate::auth::sign_in::{self, Holder, Outcome, Refusal};
+use crate::auth::{AppState, ClientInfo, CurrentUser, Staff, Superuser};
 use crate::error::AppError;
-use crate::security_log::{self, Event, EventKind};
-use crate::sessions::entity::SessionKind;
-use crate::sessions::guards::{CurrentUser, Staff, Superuser};
-use crate::sessions::store;
-use crate::state::AppState;
-use crate::two_factor;
-use crate::web::client::ClientInfo;
+use crate::sessions::{self, Via, store};
 
 pub fn routes() -> Vec<rocket::Route> {
     routes![
@@ -128,95 +122,47 @@ async fn token(
             "Send the request as application/x-www-form-urlencoded.",
         ));
     };
-    match form.grant_type {
-        Some("password") => {}
-        Some(_) => {
+    let (username, password, scopes) = match parse_grant(&form) {
+        Ok(grant) => grant,
+        Err(refusal) => return Ok(refusal),
+    };
+    let otp = form.otp.filter(|otp| !otp.trim().is_empty());
+    let holder = Holder::Api { scopes };
+    let method = "token endpoint";
+    let outcome =
+        sign_in::with_password(&app, &client, holder, username, password, otp, method).await?;
+    token_answer(outcome, scopes)
+}
+
+/// The sign-in flow's outcome as RFC 6749 §5.1 / §5.2 answers.
+fn token_answer(outcome: Outcome, scopes: Scopes) -> Result<TokenResponse, AppError> {
+    let signed = match outcome {
+        Outcome::SignedIn(signed) => signed,
+        Outcome::NeedsSecondFactor => {
             return Ok(token_error(
-                "unsupported_grant_type",
-                "Only grant_type=password is supported.",
+                "invalid_grant",
+                "This account uses two-factor authentication: send the current code as `otp`.",
             ));
         }
-        None => return Ok(token_error("invalid_request", "grant_type is required.")),
-    }
-    let (Some(username), Some(password)) = (form.username, form.password) else {
-        return Ok(token_error(
-            "invalid_request",
-            "username and password are required.",
-        ));
-    };
-    let scopes = match form.scope.map(str::trim) {
-        None | Some("") => Scopes::ALL,
-        Some(text) => match Scopes::parse(text) {
-            Some(scopes) => scopes,
-            None => {
-                return Ok(token_error(
-                    "invalid_scope",
-                    "Scopes are `read` and `write`, space-separated.",
-                ));
-            }
-        },
-    };
-    let now = app.clock.now();
-    let user = match service::sign_in_with_password(&app, &client, username, password).await? {
-        SignInAttempt::Success(user) => user,
-        SignInAttempt::Limited { retry_after } => {
+        Outcome::Refused(Refusal::Limited { retry_after }) => {
             return Err(AppError::TooManyRequests { retry_after });
         }
-        SignInAttempt::Failed { account } => {
-            if let Some(account) = account {
-                let event = Event::new(account.id, EventKind::SignInFailed, &client)
-                    .detail(json!({ "method": "token endpoint" }));
-                security_log::record(app.db, now, event).await;
-            }
+        Outcome::Refused(Refusal::WrongCode) => {
+            return Ok(token_error(
+                "invalid_grant",
+                "The one-time code (`otp`) is not valid, or was already used.",
+            ));
+        }
+        Outcome::Refused(_) => {
             return Ok(token_error(
                 "invalid_grant",
                 "The username or password is incorrect.",
             ));
         }
     };
-    if user.has_two_factor() {
-        let Some(otp) = form.otp.filter(|otp| !otp.trim().is_empty()) else {
-            return Ok(token_error(
-                "invalid_grant",
-                "This account uses two-factor authentication: send the current code as `otp`.",
-            ));
-        };
-        let _turn = service::second_factor_turn(&app, &client, &user).await?;
-        if two_factor::service::verify(&app, &user, otp)
-            .await?
-            .is_none()
-        {
-            service::count_sign_in_failure(&app, &client, &user).await?;
-            let event = Event::new(user.id, EventKind::SignInFailed, &client)
-                .detail(json!({ "method": "token endpoint, second factor" }));
-            security_log::record(app.db, now, event).await;
-            return Ok(token_error(
-                "invalid_grant",
-                "The one-time code (`otp`) is not valid, or was already used.",
-            ));
-        }
-    }
-    let issued_session = store::create(
-        app.db,
-        app.config,
-        now,
-        user.id,
-        SessionKind::Api,
-        false,
-        &client,
-    )
-    .await?;
-    let issued = tokens::issue(
-        app.config,
-        now,
-        user.id,
-        &issued_session.session.public_id,
-        scopes,
-    )
-    .map_err(|e| anyhow::anyhow!("signing a token failed: {e}"))?;
-    let event = Event::new(user.id, EventKind::SignIn, &client)
-        .detail(json!({ "method": "token endpoint", "scope": scopes.to_string() }));
-    security_log::record(app.db, now, event).await;
+    let issued = signed
+        .token
+        .ok_or_else(|| anyhow::anyhow!("a token sign-in made no token"))?;
     Ok(TokenResponse::Granted(
         Json(TokenGranted {
             access_token: issued.token,
@@ -226,6 +172,36 @@ async fn token(
         }),
         Header::new("Pragma", "no-cache"),
     ))
+}
+
+/// The grant's username, password and scopes, or the RFC 6749 error.
+fn parse_grant<'r>(form: &TokenRequest<'r>) -> Result<(&'r str, &'r str, Scopes), TokenResponse> {
+    match form.grant_type {
+        Some("password") => {}
+        Some(_) => {
+            return Err(token_error(
+                "unsupported_grant_type",
+                "Only grant_type=password is supported.",
+            ));
+        }
+        None => return Err(token_error("invalid_request", "grant_type is required.")),
+    }
+    let (Some(username), Some(password)) = (form.username, form.password) else {
+        return Err(token_error(
+            "invalid_request",
+            "username and password are required.",
+        ));
+    };
+    let scopes = match form.scope.map(str::trim) {
+        None | Some("") => Scopes::ALL,
+        Some(text) => Scopes::parse(text).ok_or_else(|| {
+            token_error(
+                "invalid_scope",
+                "Scopes are `read` and `write`, space-separated.",
+            )
+        })?,
+    };
+    Ok((username, password, scopes))
 }
 
 /// The caller.
@@ -258,7 +234,7 @@ fn me(current: CurrentUser) -> Json<Me> {
     Json(Me {
         id: user.id,
         is_member: user.is_member,
-        is_staff: user.is_staff || user.is_superuser,
+        is_staff: user.counts_as_staff(),
         is_superuser: user.is_superuser,
         two_factor: user.has_two_factor(),
         username: user.username,
@@ -343,10 +319,8 @@ async fn revoke_session(
     app: AppState<'_>,
     client: ClientInfo,
 ) -> Result<Status, AppError> {
-    if store::delete_owned_by_public_id(app.db, current.user.id, id).await? {
-        let event = Event::new(current.user.id, EventKind::SessionRevoked, &client)
-            .detail(json!({ "session": id, "method": "API" }));
-        security_log::record(app.db, app.clock.now(), event).await;
+    let now = app.clock.now();
+    if sessions::revoke(app.db, now, &client, current.user.id, id, Via::Api).await? {
         Ok(Status::NoContent)
     } else {
         Err(AppError::NotFound)
@@ -399,7 +373,7 @@ async fn list_users(
     if query.len() > 254 {
         return Err(AppError::BadRequest("The search text is too long."));
     }
-    let page = crate::web::page_number(page);
+    let page = crate::db::page_number(page);
     let (users, total) = user::search(app.db, query, page - 1, USERS_PER_PAGE).await?;
     Ok(Json(UserPage {
         users: users
@@ -408,7 +382,7 @@ async fn list_users(
                 id: u.id,
                 is_active: u.is_active,
                 is_member: u.is_member,
-                is_staff: u.is_staff || u.is_superuser,
+                is_staff: u.counts_as_staff(),
                 is_superuser: u.is_superuser,
                 two_factor: u.has_two_factor(),
                 created_at: timestamp(u.created_at),
@@ -438,20 +412,28 @@ async fn list_users(
     security(("bearer" = []), ("api_key" = []), ("oauth2" = ["write"]))
 )]
 #[delete("/v1/users/<id>")]
-async fn delete_user(superuser: Superuser, id: i32, app: AppState<'_>) -> Result<Status, AppError> {
+async fn delete_user(
+    superuser: Superuser,
+    id: i32,
+    app: AppState<'_>,
+    client: ClientInfo,
+) -> Result<Status, AppError> {
     if superuser.0.user.id == id {
         return Err(AppError::Conflict(
             "You cannot delete your own account here.",
         ));
     }
-    match service::delete_user(app.db, id).await {
-        Ok(()) => Ok(Status::NoContent),
-        Err(AccountChangeError::NotFound) => Err(AppError::NotFound),
-        Err(AccountChangeError::LastSuperuser) => {
-            Err(AppError::Conflict("The last superuser cannot be deleted."))
-        }
-        Err(AccountChangeError::Db(e)) => Err(e.into()),
-    }
+    let acting = Acting {
+        db: app.db,
+        now: app.clock.now(),
+        client: &client,
+        actor: &superuser.0.user,
+    };
+    let account = user::find_by_id(app.db, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    staff::delete(&acting, &account).await?;
+    Ok(Status::NoContent)
 }
 
 /// This API's OpenAPI 3.1 document.

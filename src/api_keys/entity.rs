@@ -4,7 +4,7 @@
 use sea_orm::entity::prelude::*;
 use sea_orm::{ConnectionTrait, DbErr, QueryOrder as _, Set};
 
-use crate::ownership::{find_owned, update_owned};
+use crate::db::{find_owned, update_owned};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "api_keys")]
@@ -121,4 +121,10 @@ pub async fn record_use(
     .update(db)
     .await?;
     Ok(())
+}
+
+impl crate::db::OwnedByUser for Entity {
+    fn owner_column() -> Column {
+        Column::UserId
+    }
 }

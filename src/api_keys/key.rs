@@ -5,7 +5,6 @@
 
 use rand::RngExt as _;
 use rand::distr::Alphanumeric;
-use sha2::{Digest as _, Sha256};
 
 pub const PREFIX: &str = "gk_";
 const BODY_LEN: usize = 43;
@@ -52,10 +51,7 @@ pub fn is_well_formed(key: &str) -> bool {
 /// The stored form of a key: SHA-256, hex. A fast hash is right here: the
 /// key has 256 random bits, so there is nothing to brute-force.
 pub fn hash(key: &str) -> String {
-    Sha256::digest(key.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::crypto::sha256_hex(key.as_bytes())
 }
 
 fn checksum(body: &str) -> String {

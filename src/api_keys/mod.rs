@@ -1,5 +1,5 @@
 //! API keys: created and revoked from `/account/api-keys`, presented in the
-//! `X-API-Key` header under `/api` (checked in `api::auth`).
+//! `X-API-Key` header under `/api` (checked in `auth::api_caller`).
 //!
 //! Security rules: a key is shown once and stored only as its SHA-256; a
 //! malformed key (wrong prefix, length or checksum) is refused before any
@@ -9,8 +9,5 @@
 
 pub mod entity;
 pub mod key;
-mod routes;
-
-pub fn routes() -> Vec<rocket::Route> {
-    routes::routes()
-}
+pub mod scope;
+pub mod service;

@@ -11,7 +11,7 @@ use oauth2::{
 };
 use serde_json::Value;
 
-use super::providers::Provider;
+use super::Provider;
 use crate::accounts::forms::Email;
 
 /// Profiles and email lists larger than this are not read.

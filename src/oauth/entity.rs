@@ -4,7 +4,7 @@
 use sea_orm::entity::prelude::*;
 use sea_orm::{ConnectionTrait, DbErr, QueryOrder as _};
 
-use crate::ownership::find_owned;
+use crate::db::find_owned;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "linked_accounts")]
@@ -61,4 +61,10 @@ pub async fn list_for_user(db: &impl ConnectionTrait, user_id: i32) -> Result<Ve
         .order_by_asc(Column::Id)
         .all(db)
         .await
+}
+
+impl crate::db::OwnedByUser for Entity {
+    fn owner_column() -> Column {
+        Column::UserId
+    }
 }

@@ -1,5 +1,7 @@
-//! OAuth sign-in and account linking (GitHub, Google, GitLab presets, or
-//! any provider from config).
+//! OAuth identities (GitHub, Google, GitLab presets, or any provider from
+//! config): talking to providers, linked accounts, and what an identity
+//! coming back means. The flow cookie is `auth::oauth_flow`, the sign-in
+//! `auth::sign_in::with_provider`, the pages `web`.
 //!
 //! Security rules: every flow carries `state` and a PKCE S256 verifier in a
 //! ten-minute private cookie, checked once; an unknown identity whose email
@@ -10,11 +12,6 @@
 
 pub mod client;
 pub mod entity;
-pub mod flow;
-pub mod providers;
-mod routes;
 pub mod service;
 
-pub fn routes() -> Vec<rocket::Route> {
-    routes::routes()
-}
+pub use crate::config::providers::Provider;

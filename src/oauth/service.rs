@@ -2,20 +2,20 @@
 //! make an account, or link to the signed-in user; and unlinking.
 
 use sea_orm::{
-    ActiveModelTrait as _, ColumnTrait as _, DatabaseConnection, EntityTrait as _,
-    QueryFilter as _, Set, TransactionTrait as _, sea_query::Expr,
+    ActiveModelTrait as _, ColumnTrait as _, DatabaseConnection, QueryFilter as _, Set,
+    TransactionTrait as _,
 };
 use time::OffsetDateTime;
 
+use super::Provider;
 use super::client::Identity;
 use super::entity::{self as linked, IDENTITY_INDEX};
-use super::providers::Provider;
 use crate::accounts::entity as user;
 use crate::accounts::service::{self, RegisterError};
+use crate::client::ClientInfo;
+use crate::db::delete_owned;
 use crate::error::AppError;
-use crate::ownership::delete_owned;
-use crate::state::AppState;
-use crate::web::client::ClientInfo;
+use crate::security_log::{self, Event, EventKind};
 
 pub enum LoginOutcome {
     /// A linked or newly created account to sign in.
@@ -28,17 +28,17 @@ pub enum LoginOutcome {
     NoEmail,
     /// The linked account is deactivated.
     Inactive,
+    /// Unknown identity with a free email: a new account may be made
+    /// ([`sign_up`], after the sign-up limit is counted).
+    NewAccount,
 }
 
-/// Signs in the identity's account, or makes one: a sign-up, counted
-/// against the client's address as the sign-up form's are.
+/// The account the identity signs in to, or why there is none.
 pub async fn login(
-    app: &AppState<'_>,
-    client: &ClientInfo,
+    db: &DatabaseConnection,
     provider: &Provider,
     identity: &Identity,
 ) -> Result<LoginOutcome, AppError> {
-    let (db, now) = (app.db, app.clock.now());
     if let Some((_, owner)) = linked::find_identity(db, &provider.name, &identity.id).await? {
         return Ok(match owner {
             Some(user) if user.is_active => LoginOutcome::SignIn(Box::new(user)),
@@ -51,21 +51,31 @@ pub async fn login(
     if user::find_by_login(db, email).await?.is_some() {
         return Ok(LoginOutcome::EmailInUse);
     }
-    service::count_sign_up(app, client).await?;
+    Ok(LoginOutcome::NewAccount)
+}
+
+/// Makes an account for a new identity and links it.
+pub async fn sign_up(
+    db: &DatabaseConnection,
+    now: OffsetDateTime,
+    provider: &Provider,
+    identity: &Identity,
+) -> Result<LoginOutcome, AppError> {
+    let Some(email) = &identity.email else {
+        return Ok(LoginOutcome::NoEmail);
+    };
     let hint = identity.login.as_deref().unwrap_or(email);
     let user = match service::register_external(db, now, hint, email).await {
         Ok(user) => user,
         Err(RegisterError::Taken(_)) => return Ok(LoginOutcome::EmailInUse),
         Err(RegisterError::Invalid(_)) => return Ok(LoginOutcome::NoEmail),
-        Err(RegisterError::Db(e)) => return Err(e.into()),
-        Err(RegisterError::Hashing(e)) => return Err(e.into()),
-        Err(RegisterError::Internal(e)) => return Err(e.into()),
+        Err(other) => return Err(other.into()),
     };
     match insert_link(db, now, user.id, provider, identity).await? {
         LinkOutcome::Linked => Ok(LoginOutcome::SignIn(Box::new(user))),
         // Another request linked this identity a moment ago: let that win.
         _ => {
-            user::Entity::delete_by_id(user.id).exec(db).await?;
+            user::delete_by_id(db, user.id).await?;
             Err(AppError::Conflict(
                 "This account was linked by another request just now. Try signing in again.",
             ))
@@ -80,18 +90,26 @@ pub enum LinkOutcome {
     LinkedElsewhere,
 }
 
+/// Links the identity to `user_id`, and records it.
 pub async fn link(
     db: &DatabaseConnection,
     now: OffsetDateTime,
+    client: &ClientInfo,
     user_id: i32,
     provider: &Provider,
     identity: &Identity,
 ) -> Result<LinkOutcome, AppError> {
-    match linked::find_identity(db, &provider.name, &identity.id).await? {
-        Some((existing, _)) if existing.user_id == user_id => Ok(LinkOutcome::AlreadyYours),
-        Some(_) => Ok(LinkOutcome::LinkedElsewhere),
-        None => insert_link(db, now, user_id, provider, identity).await,
+    let outcome = match linked::find_identity(db, &provider.name, &identity.id).await? {
+        Some((existing, _)) if existing.user_id == user_id => LinkOutcome::AlreadyYours,
+        Some(_) => LinkOutcome::LinkedElsewhere,
+        None => insert_link(db, now, user_id, provider, identity).await?,
+    };
+    if let LinkOutcome::Linked = outcome {
+        let event = Event::new(user_id, EventKind::AccountLinked, client)
+            .detail(serde_json::json!({ "provider": provider.name, "login": identity.login }));
+        security_log::record(db, now, event).await;
     }
+    Ok(outcome)
 }
 
 async fn insert_link(
@@ -137,17 +155,14 @@ pub enum UnlinkOutcome {
 /// write lock on SQLite, so two unlinks at once take turns.
 pub async fn unlink(
     db: &DatabaseConnection,
+    now: OffsetDateTime,
+    client: &ClientInfo,
     user_id: i32,
     provider: &str,
     configured: &[Provider],
 ) -> Result<UnlinkOutcome, AppError> {
     let txn = db.begin().await?;
-    user::Entity::update_many()
-        .col_expr(user::Column::UpdatedAt, Expr::col(user::Column::UpdatedAt))
-        .filter(user::Column::Id.eq(user_id))
-        .exec(&txn)
-        .await?;
-    let Some(user) = user::Entity::find_by_id(user_id).one(&txn).await? else {
+    let Some(user) = user::lock_and_find(&txn, user_id).await? else {
         return Ok(UnlinkOutcome::NotLinked);
     };
     let links = linked::list_for_user(&txn, user.id).await?;
@@ -166,6 +181,9 @@ pub async fn unlink(
         .filter(linked::Column::Provider.eq(provider))
         .exec(&txn)
         .await?;
+    let event = Event::new(user.id, EventKind::AccountUnlinked, client)
+        .detail(serde_json::json!({ "provider": provider }));
+    security_log::record(&txn, now, event).await;
     txn.commit().await?;
     Ok(UnlinkOutcome::Unlinked)
 }

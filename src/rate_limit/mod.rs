@@ -15,53 +15,22 @@
 //! IPv4 addresses, and shared exactly by the instances of one deployment.
 
 pub mod entity;
-pub mod limit;
 mod turns;
 
 use std::sync::Arc;
 
+use crate::crypto;
 use sea_orm::ExprTrait as _;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ColumnTrait as _, Condition, DatabaseConnection, DbErr, EntityTrait as _, QueryFilter as _,
 };
-use serde::Deserialize;
-use sha2::Sha256;
 
 use crate::config::AppConfig;
 use time::OffsetDateTime;
 
-pub use limit::Limit;
+pub use crate::config::limit::{Limit, RateLimitSettings};
 pub use turns::Turn;
-
-/// The `rate_limits` config table.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct RateLimitSettings {
-    pub enabled: bool,
-    /// Failed sign-ins (browser and token endpoint) per account.
-    pub sign_in_per_account: Limit,
-    /// Failed sign-ins per client address.
-    pub sign_in_per_ip: Limit,
-    /// Wrong codes allowed per pending two-factor sign-in.
-    pub two_factor_per_sign_in: u32,
-    pub sign_up_per_ip: Limit,
-    /// Failed API-key authentications per client address.
-    pub api_key_failures_per_ip: Limit,
-}
-
-impl Default for RateLimitSettings {
-    fn default() -> Self {
-        RateLimitSettings {
-            enabled: true,
-            sign_in_per_account: Limit::new(5, 300),
-            sign_in_per_ip: Limit::new(20, 60),
-            two_factor_per_sign_in: 5,
-            sign_up_per_ip: Limit::new(10, 3600),
-            api_key_failures_per_ip: Limit::new(60, 60),
-        }
-    }
-}
 
 /// One thing being counted: a limit and the hashed subject it applies to.
 #[derive(Clone, Debug)]
@@ -145,14 +114,9 @@ impl RateLimiter {
     /// A counter of `bucket` (what is counted, e.g. `sign_in:account`) for
     /// `subject` (who or what: a user id, a normalized login, an address).
     pub fn counter(&self, bucket: &str, subject: &str, limit: Limit) -> Counter {
-        use hmac::{KeyInit as _, Mac as _};
-        let mut mac = hmac::Hmac::<Sha256>::new_from_slice(&self.key)
-            .expect("HMAC accepts keys of any length");
-        mac.update(bucket.as_bytes());
-        mac.update(b"\n");
-        mac.update(subject.as_bytes());
-        let digest = mac.finalize().into_bytes();
-        let key = digest.iter().take(24).map(|b| format!("{b:02x}")).collect();
+        let digest =
+            crypto::hmac_sha256(&self.key, &[bucket.as_bytes(), b"\n", subject.as_bytes()]);
+        let key = crypto::hex(&digest[..24]);
         Counter {
             key,
             limit,

@@ -3,7 +3,7 @@
 use sea_orm::entity::prelude::*;
 use sea_orm::{ConnectionTrait, DbErr, QueryOrder as _};
 
-use crate::ownership::find_owned;
+use crate::db::find_owned;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "security_events")]
@@ -54,6 +54,26 @@ pub async fn recent_of_kind(
         .await
 }
 
+/// How many events of each of `kinds` happened after `since`, as
+/// (stored name, count), in one grouped query.
+pub async fn count_by_kind(
+    db: &impl ConnectionTrait,
+    kinds: &[super::EventKind],
+    since: TimeDateTimeWithTimeZone,
+) -> Result<Vec<(String, i64)>, DbErr> {
+    use sea_orm::QuerySelect as _;
+    Entity::find()
+        .select_only()
+        .column(Column::Kind)
+        .column_as(Expr::cust("COUNT(*)"), "n")
+        .filter(Column::CreatedAt.gt(since))
+        .filter(Column::Kind.is_in(kinds.iter().map(|kind| kind.as_str())))
+        .group_by(Column::Kind)
+        .into_tuple()
+        .all(db)
+        .await
+}
+
 pub async fn delete_older_than(
     db: &impl ConnectionTrait,
     cutoff: TimeDateTimeWithTimeZone,
@@ -63,4 +83,10 @@ pub async fn delete_older_than(
         .exec(db)
         .await?;
     Ok(result.rows_affected)
+}
+
+impl crate::db::OwnedByUser for Entity {
+    fn owner_column() -> Column {
+        Column::UserId
+    }
 }

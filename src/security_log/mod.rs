@@ -8,17 +8,12 @@
 //! cost nothing. The detail is a small JSON object with nothing secret.
 
 pub mod entity;
-pub mod routes;
 
-use sea_orm::{ActiveModelTrait as _, DatabaseConnection, Set};
+use sea_orm::{ActiveModelTrait as _, ConnectionTrait, Set};
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use crate::web::client::ClientInfo;
-
-pub fn routes() -> Vec<rocket::Route> {
-    routes::routes()
-}
+use crate::client::ClientInfo;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EventKind {
@@ -40,10 +35,11 @@ pub enum EventKind {
     AccountReactivated,
     RolesChanged,
     AllSessionsRevokedByStaff,
+    AccountDeleted,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 18] = [
+    pub const ALL: [EventKind; 19] = [
         EventKind::SignIn,
         EventKind::SignInFailed,
         EventKind::SignOut,
@@ -62,6 +58,7 @@ impl EventKind {
         EventKind::AccountReactivated,
         EventKind::RolesChanged,
         EventKind::AllSessionsRevokedByStaff,
+        EventKind::AccountDeleted,
     ];
 
     /// The stored name.
@@ -85,6 +82,7 @@ impl EventKind {
             EventKind::AccountReactivated => "account_reactivated",
             EventKind::RolesChanged => "roles_changed",
             EventKind::AllSessionsRevokedByStaff => "all_sessions_revoked",
+            EventKind::AccountDeleted => "account_deleted",
         }
     }
 
@@ -109,6 +107,7 @@ impl EventKind {
             EventKind::AccountReactivated => "Account reactivated",
             EventKind::RolesChanged => "Roles changed",
             EventKind::AllSessionsRevokedByStaff => "All sessions ended",
+            EventKind::AccountDeleted => "Deleted an account",
         }
     }
 
@@ -153,7 +152,7 @@ impl<'a> Event<'a> {
 
 /// Records `event`. Never fails: the action it describes has happened, and
 /// a log write that fails is itself logged.
-pub async fn record(db: &DatabaseConnection, now: OffsetDateTime, event: Event<'_>) {
+pub async fn record(db: &impl ConnectionTrait, now: OffsetDateTime, event: Event<'_>) {
     let method = event.detail.get("method").and_then(Value::as_str);
     crate::telemetry::metrics::security_event(event.kind.as_str(), method);
     let detail = (!event.detail.is_null()).then(|| event.detail.to_string());

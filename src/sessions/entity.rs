@@ -57,3 +57,9 @@ impl SessionKind {
         }
     }
 }
+
+impl crate::db::OwnedByUser for Entity {
+    fn owner_column() -> Column {
+        Column::UserId
+    }
+}

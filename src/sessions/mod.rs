@@ -1,187 +1,70 @@
-//! Sessions: the server-side record of every sign-in, the cookie that
-//! names it, and the guards built on it.
+//! Sessions: the server-side record of every sign-in, and the queries on
+//! it (the owner-scoped ones included). Reading the cookie that names a
+//! session is `auth`'s job.
 //!
 //! Security rules: the browser holds only a random secret, inside a
 //! private (encrypted, authenticated) cookie; the database holds its
 //! SHA-256. A new session is made at every sign-in (no fixation), and
-//! sign-out deletes the row, so a copied cookie dies with it. Any cookie
-//! that does not name a live session means "anonymous", never an error.
-//! Cookies are not accepted under `/api`: there the caller is whoever the
-//! bearer token or API key names (see `api::auth`).
+//! sign-out deletes the row, so a copied cookie dies with it.
 
 pub mod entity;
-pub mod guards;
-mod routes;
 pub mod store;
 
-pub fn routes() -> Vec<rocket::Route> {
-    routes::routes()
-}
+use sea_orm::{ConnectionTrait, DbErr};
+use serde_json::json;
+use time::OffsetDateTime;
 
-use rocket::http::{CookieJar, Status};
-use rocket::request::Request;
-use sea_orm::{DatabaseConnection, DbErr};
+use crate::client::ClientInfo;
+use crate::security_log::{self, Event, EventKind};
 
-use crate::accounts::entity as user;
-use crate::clock::Clock;
-use crate::config::AppConfig;
-use crate::web::client::ClientInfo;
-use entity::SessionKind;
-
-const COOKIE: &str = "gatehouse_session";
-
-/// The signed-in user and what vouched for them.
-pub struct Authenticated {
-    pub user: user::Model,
-    pub credential: Credential,
-}
-
-#[derive(Debug, Clone)]
-pub enum Credential {
-    /// A browser's session cookie or a bearer token: both name a session row.
-    Session(entity::Model),
-    /// An API key, which stands on its own without a session.
-    ApiKey { key_id: i32 },
-}
-
-/// The outcome of finding out who is calling, done once per request and
-/// shared by every guard and the page renderer of the request.
-pub enum Lookup {
-    Found(Box<Authenticated>),
-    Anonymous,
-    /// A credential was presented and refused (under `/api`): the status,
-    /// and the code and sentence for the JSON error.
-    Refused {
-        status: Status,
-        code: &'static str,
-        message: &'static str,
+/// Where a session was ended from, for the security log.
+#[derive(Clone, Copy)]
+pub enum Via {
+    /// The sessions page; ending the session in use is signing out.
+    Page {
+        this_one: bool,
     },
-    /// Too many failed attempts from this client: try again later.
-    Limited {
-        retry_after: u64,
-    },
-    /// The database failed; the cause is logged.
-    Failed,
+    Api,
 }
 
-/// Who is signed in on this request: None for anonymous, `Err(status)` when
-/// a credential was refused (the reason is recorded for the error
-/// response) or the database failed (500).
-pub async fn current<'r>(req: &'r Request<'_>) -> Result<Option<&'r Authenticated>, Status> {
-    let lookup = req
-        .local_cache_async(async {
-            let found = if crate::error::is_api(req) {
-                crate::api::auth::authenticate(req).await
-            } else {
-                from_cookie(req).await.map(|found| {
-                    found.map_or(Lookup::Anonymous, |auth| Lookup::Found(Box::new(auth)))
-                })
-            };
-            found.unwrap_or_else(|e| {
-                tracing::error!(error = %e, "looking up the caller failed");
-                Lookup::Failed
-            })
-        })
-        .await;
-    match lookup {
-        Lookup::Found(auth) => {
-            crate::telemetry::note_user(req, auth.user.id);
-            Ok(Some(auth))
-        }
-        Lookup::Anonymous => Ok(None),
-        Lookup::Refused {
-            status,
-            code,
-            message,
-        } => {
-            crate::error::explain_api(req, code, message);
-            Err(*status)
-        }
-        Lookup::Limited { retry_after } => {
-            crate::error::explain_retry_after(req, *retry_after);
-            Err(Status::TooManyRequests)
-        }
-        Lookup::Failed => Err(Status::InternalServerError),
-    }
-}
-
-async fn from_cookie(req: &Request<'_>) -> Result<Option<Authenticated>, DbErr> {
-    let rocket = req.rocket();
-    let (Some(config), Some(db), Some(clock)) = (
-        rocket.state::<AppConfig>(),
-        rocket.state::<DatabaseConnection>(),
-        rocket.state::<Clock>(),
-    ) else {
-        return Err(DbErr::Custom("application state is missing".into()));
-    };
-    let Some(cookie) = req
-        .cookies()
-        .get_private(&crate::web::cookie_name(config, COOKIE))
-    else {
-        return Ok(None);
-    };
-    let found = store::find_live(
-        db,
-        config,
-        clock.now(),
-        store::SessionRef::Secret(cookie.value()),
-    )
-    .await?;
-    Ok(found.map(|(session, user)| Authenticated {
-        user,
-        credential: Credential::Session(session),
-    }))
-}
-
-/// Starts a browser session for `user_id` and hands its cookie to the
-/// browser, persistent only with `remember`. The CSRF token is replaced
-/// along with it.
-pub async fn sign_in(
-    db: &DatabaseConnection,
-    config: &AppConfig,
-    clock: &Clock,
-    cookies: &CookieJar<'_>,
+/// Ends `user_id`'s session `public_id` and records it. False means there
+/// is no such session of theirs (a 404).
+pub async fn revoke(
+    db: &impl ConnectionTrait,
+    now: OffsetDateTime,
     client: &ClientInfo,
     user_id: i32,
-    remember: bool,
-) -> Result<entity::Model, DbErr> {
-    let now = clock.now();
-    let issued = store::create(
-        db,
-        config,
-        now,
-        user_id,
-        SessionKind::Browser,
-        remember,
-        client,
-    )
-    .await?;
-    let mut cookie = crate::web::cookie(config, COOKIE, issued.secret);
-    if remember {
-        cookie.set_expires(now + config.remember_me);
-    } else {
-        cookie.set_expires(crate::web::BROWSER_SESSION);
+    public_id: &str,
+    via: Via,
+) -> Result<bool, DbErr> {
+    if !store::delete_owned_by_public_id(db, user_id, public_id).await? {
+        return Ok(false);
     }
-    cookies.add_private(cookie);
-    crate::web::csrf::rotate(cookies, config);
-    Ok(issued.session)
+    let event = match via {
+        Via::Page { this_one: true } => {
+            Event::new(user_id, EventKind::SignOut, client).detail(json!({ "session": public_id }))
+        }
+        Via::Page { this_one: false } => Event::new(user_id, EventKind::SessionRevoked, client)
+            .detail(json!({ "session": public_id })),
+        Via::Api => Event::new(user_id, EventKind::SessionRevoked, client)
+            .detail(json!({ "session": public_id, "method": "API" })),
+    };
+    security_log::record(db, now, event).await;
+    Ok(true)
 }
 
-/// Ends the session `session_id` and clears the browser's cookie.
-pub async fn sign_out(
-    db: &DatabaseConnection,
-    config: &AppConfig,
-    cookies: &CookieJar<'_>,
-    session_id: i32,
-) -> Result<(), DbErr> {
-    store::delete(db, session_id).await?;
-    forget(config, cookies);
-    Ok(())
-}
-
-/// Clears the browser's session cookie (its row is already gone) and
-/// replaces the CSRF token.
-pub fn forget(config: &AppConfig, cookies: &CookieJar<'_>) {
-    cookies.remove_private(crate::web::cookie(config, COOKIE, String::new()));
-    crate::web::csrf::rotate(cookies, config);
+/// Ends every session of `user_id` but `keep`, and records it. Answers how
+/// many ended.
+pub async fn revoke_others(
+    db: &impl ConnectionTrait,
+    now: OffsetDateTime,
+    client: &ClientInfo,
+    user_id: i32,
+    keep: Option<i32>,
+) -> Result<u64, DbErr> {
+    let ended = store::delete_others(db, user_id, keep).await?;
+    let event = Event::new(user_id, EventKind::OtherSessionsRevoked, client)
+        .detail(json!({ "ended": ended }));
+    security_log::record(db, now, event).await;
+    Ok(ended)
 }

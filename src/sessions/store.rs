@@ -5,19 +5,18 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sea_orm::{
-    ActiveModelTrait as _, ColumnTrait as _, ConnectionTrait, DbErr, EntityTrait as _,
+    ActiveModelTrait as _, ColumnTrait as _, Condition, ConnectionTrait, DbErr, EntityTrait as _,
     QueryFilter as _, Set,
 };
 use std::collections::HashMap;
 
-use sha2::{Digest as _, Sha256};
 use time::{Duration, OffsetDateTime};
 
 use super::entity::{self as session, SessionKind};
 use crate::accounts::entity as user;
+use crate::client::ClientInfo;
 use crate::config::AppConfig;
-use crate::ownership::{delete_owned, find_owned};
-use crate::web::client::ClientInfo;
+use crate::db::{delete_owned, find_owned};
 
 /// `last_seen_at` is written at most this often per session, so an
 /// ordinary page view costs one query, not two.
@@ -31,10 +30,7 @@ pub struct IssuedSession {
 }
 
 pub fn hash_secret(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::crypto::sha256_hex(secret.as_bytes())
 }
 
 /// Opens a session for `user_id`. A browser session ends after
@@ -99,6 +95,7 @@ pub async fn find_live(
     // `LIMIT ?`, and SQLite then plans the statement anew on every request.
     let found = session::Entity::find()
         .filter(condition)
+        .filter(live(config, now))
         .find_also_related(user::Entity)
         .all(db)
         .await?
@@ -106,7 +103,7 @@ pub async fn find_live(
     let Some((mut session, Some(user))) = found else {
         return Ok(None);
     };
-    if !user.is_active || !is_live(&session, config, now) {
+    if !user.is_active {
         return Ok(None);
     }
     if now - session.last_seen_at >= TOUCH_INTERVAL {
@@ -120,11 +117,49 @@ pub async fn find_live(
     Ok(Some((session, user)))
 }
 
-/// Not past its absolute end, and used recently unless it is remembered or
-/// an API token's (whose lifetime is the token's).
-pub fn is_live(session: &session::Model, config: &AppConfig, now: OffsetDateTime) -> bool {
-    let idle_exempt = session.remember || session.kind == SessionKind::Api.as_str();
-    session.expires_at > now && (idle_exempt || now - session.last_seen_at < config.session_idle)
+/// The one rule of a live session, as an SQL condition: not past its
+/// absolute end, and used within `session_idle_minutes` unless it is
+/// remembered or an API token's (whose lifetime is the token's). Lookups,
+/// lists, the dashboard's count and the sweeper all use it.
+pub fn live(config: &AppConfig, now: OffsetDateTime) -> Condition {
+    Condition::all()
+        .add(session::Column::ExpiresAt.gt(now))
+        .add(
+            Condition::any()
+                .add(session::Column::Remember.eq(true))
+                .add(session::Column::Kind.eq(SessionKind::Api.as_str()))
+                .add(session::Column::LastSeenAt.gt(now - config.session_idle)),
+        )
+}
+
+/// Deletes every session that is no longer live; answers how many.
+pub async fn delete_dead(
+    db: &impl ConnectionTrait,
+    config: &AppConfig,
+    now: OffsetDateTime,
+) -> Result<u64, DbErr> {
+    let deleted = session::Entity::delete_many()
+        .filter(live(config, now).not())
+        .exec(db)
+        .await?;
+    Ok(deleted.rows_affected)
+}
+
+/// How many sessions are live, in one aggregate query.
+pub async fn count_live(
+    db: &impl ConnectionTrait,
+    config: &AppConfig,
+    now: OffsetDateTime,
+) -> Result<i64, DbErr> {
+    use sea_orm::QuerySelect as _;
+    let live = session::Entity::find()
+        .select_only()
+        .column_as(sea_orm::sea_query::Expr::cust("COUNT(*)"), "live")
+        .filter(live(config, now))
+        .into_tuple::<i64>()
+        .one(db)
+        .await?;
+    Ok(live.unwrap_or_default())
 }
 
 /// Deletes session `public_id` if `user_id` owns it. False means there is
@@ -149,16 +184,12 @@ pub async fn list_live_for_user(
     user_id: i32,
 ) -> Result<Vec<session::Model>, DbErr> {
     use sea_orm::QueryOrder as _;
-    let sessions = find_owned::<session::Entity>(user_id)
-        .filter(session::Column::ExpiresAt.gt(now))
+    find_owned::<session::Entity>(user_id)
+        .filter(live(config, now))
         .order_by_desc(session::Column::LastSeenAt)
         .order_by_desc(session::Column::Id)
         .all(db)
-        .await?;
-    Ok(sessions
-        .into_iter()
-        .filter(|session| is_live(session, config, now))
-        .collect())
+        .await
 }
 
 /// When each of `user_ids` was last active in any session they still have

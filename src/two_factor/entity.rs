@@ -3,7 +3,7 @@
 use sea_orm::entity::prelude::*;
 use sea_orm::{ConnectionTrait, DbErr};
 
-use crate::ownership::find_owned;
+use crate::db::find_owned;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "recovery_codes")]
@@ -26,4 +26,10 @@ pub async fn count_unused(db: &impl ConnectionTrait, user_id: i32) -> Result<u64
         .filter(Column::UsedAt.is_null())
         .count(db)
         .await
+}
+
+impl crate::db::OwnedByUser for Entity {
+    fn owner_column() -> Column {
+        Column::UserId
+    }
 }

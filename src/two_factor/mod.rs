@@ -1,5 +1,6 @@
-//! Two-factor authentication: TOTP with a QR code, recovery codes, and the
-//! second step of sign-in (`/login/2fa`).
+//! Two-factor authentication: TOTP, recovery codes, turning it on and off,
+//! and checking a second factor (the sign-in step itself is in
+//! `auth::sign_in`, its pages in `web`).
 //!
 //! Security rules: secrets are AEAD-encrypted at rest and bound to their
 //! user; nothing is enabled until a code for the new secret is confirmed;
@@ -11,12 +12,6 @@
 //! needs the password (and, to turn it off, a code).
 
 pub mod entity;
-pub mod pending;
 pub mod recovery;
-mod routes;
 pub mod service;
 pub mod totp;
-
-pub fn routes() -> Vec<rocket::Route> {
-    routes::routes()
-}

@@ -2,11 +2,10 @@
 //! (60 random bits), shown once, stored as HMAC-SHA256 under a key derived
 //! from `secret_key`: a stolen table cannot be brute-forced offline.
 
-use hmac::{KeyInit as _, Mac as _};
 use rand::RngExt as _;
-use sha2::Sha256;
 
 use crate::config::AppConfig;
+use crate::crypto;
 
 const KEY_LABEL: &str = "gatehouse/recovery-codes/v1";
 /// Without 0/o, 1/l/i look-alikes beyond what typing mistakes can fix.
@@ -47,14 +46,8 @@ pub fn normalize(input: &str) -> Option<String> {
 
 /// The stored form of a normalized code.
 pub fn hash(config: &AppConfig, normalized: &str) -> String {
-    let mut mac = hmac::Hmac::<Sha256>::new_from_slice(&config.derive_key(KEY_LABEL))
-        .expect("HMAC accepts keys of any length");
-    mac.update(normalized.as_bytes());
-    mac.finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    let key = config.derive_key(KEY_LABEL);
+    crypto::hex(&crypto::hmac_sha256(&key, &[normalized.as_bytes()]))
 }
 
 #[cfg(test)]

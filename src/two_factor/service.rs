@@ -2,10 +2,12 @@
 //! checking a second factor (for the sign-in step, disabling, and the
 //! token endpoint's `otp`). Every acceptance is a conditional UPDATE, so a
 //! TOTP step or a recovery code is accepted once even under concurrency.
+//! Each change, and each recovery code used, is recorded in the security
+//! log here.
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait as _, ColumnTrait as _, Condition, ConnectionTrait, DbErr, EntityTrait as _,
+    ColumnTrait as _, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait as _,
     QueryFilter as _, Set, TransactionTrait as _,
 };
 use time::OffsetDateTime;
@@ -14,9 +16,10 @@ use super::entity as recovery_code;
 use super::recovery;
 use super::totp::{self, STEP_SECONDS, TotpSecret};
 use crate::accounts::entity as user;
+use crate::client::ClientInfo;
 use crate::config::AppConfig;
-use crate::ownership::{delete_owned, update_owned};
-use crate::state::AppState;
+use crate::db::{delete_owned, update_owned};
+use crate::security_log::{self, Event, EventKind};
 
 /// What a second factor was proved with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,26 +49,14 @@ pub fn current_step(now: OffsetDateTime) -> u64 {
     unix(now) / STEP_SECONDS
 }
 
-/// Accepts `step` for `user_id` only if it is newer than the last accepted.
-async fn claim_step(db: &impl ConnectionTrait, user_id: i32, step: u64) -> Result<bool, DbErr> {
-    let step = i64::try_from(step).unwrap_or(i64::MAX);
-    let claimed = user::Entity::update_many()
-        .col_expr(user::Column::TotpLastStep, Expr::value(step))
-        .filter(user::Column::Id.eq(user_id))
-        .filter(
-            Condition::any()
-                .add(user::Column::TotpLastStep.is_null())
-                .add(user::Column::TotpLastStep.lt(step)),
-        )
-        .exec(db)
-        .await?;
-    Ok(claimed.rows_affected == 1)
-}
-
-/// Checks `code` as a TOTP code, then as a recovery code, and uses it up.
-/// None: wrong, already used, or 2FA is not on.
+/// Checks `code` as a TOTP code, then as a recovery code, and uses it up
+/// (a recovery code used is recorded). None: wrong, already used, or 2FA
+/// is not on.
 pub async fn verify(
-    app: &AppState<'_>,
+    db: &DatabaseConnection,
+    config: &AppConfig,
+    now: OffsetDateTime,
+    client: &ClientInfo,
     account: &user::Model,
     code: &str,
 ) -> Result<Option<SecondFactor>, DbErr> {
@@ -73,13 +64,13 @@ pub async fn verify(
     if code.is_empty() || code.len() > MAX_CODE_LEN || !account.has_two_factor() {
         return Ok(None);
     }
-    let now = app.clock.now();
     let secret = account
         .totp_secret
         .as_deref()
-        .and_then(|sealed| totp::open(app.config, account.id, sealed));
+        .and_then(|sealed| totp::open(config, account.id, sealed));
     if let Some(step) = secret.and_then(|s| s.matching_step(code, unix(now))) {
-        return Ok(claim_step(app.db, account.id, step)
+        let step = i64::try_from(step).unwrap_or(i64::MAX);
+        return Ok(user::claim_totp_step(db, account.id, step)
             .await?
             .then_some(SecondFactor::Authenticator));
     }
@@ -88,23 +79,26 @@ pub async fn verify(
     };
     let used = update_owned::<recovery_code::Entity>(account.id)
         .col_expr(recovery_code::Column::UsedAt, Expr::value(now))
-        .filter(recovery_code::Column::CodeHash.eq(recovery::hash(app.config, &normalized)))
+        .filter(recovery_code::Column::CodeHash.eq(recovery::hash(config, &normalized)))
         .filter(recovery_code::Column::UsedAt.is_null())
-        .exec(app.db)
+        .exec(db)
         .await?;
-    Ok((used.rows_affected == 1).then_some(SecondFactor::RecoveryCode))
+    if used.rows_affected != 1 {
+        return Ok(None);
+    }
+    let event = Event::new(account.id, EventKind::RecoveryCodeUsed, client);
+    security_log::record(db, now, event).await;
+    Ok(Some(SecondFactor::RecoveryCode))
 }
 
 /// Makes a new pending secret for setup, replacing any earlier one.
-pub async fn begin_setup(app: &AppState<'_>, user_id: i32) -> Result<TotpSecret, DbErr> {
+pub async fn begin_setup(
+    db: &DatabaseConnection,
+    config: &AppConfig,
+    user_id: i32,
+) -> Result<TotpSecret, DbErr> {
     let secret = TotpSecret::generate();
-    user::ActiveModel {
-        id: Set(user_id),
-        totp_pending_secret: Set(Some(totp::seal(app.config, user_id, &secret))),
-        ..Default::default()
-    }
-    .update(app.db)
-    .await?;
+    user::set_pending_totp_secret(db, user_id, totp::seal(config, user_id, &secret)).await?;
     Ok(secret)
 }
 
@@ -122,53 +116,48 @@ pub enum Confirmation {
 
 /// Turns 2FA on if `code` is valid for the pending secret.
 pub async fn confirm(
-    app: &AppState<'_>,
+    db: &DatabaseConnection,
+    config: &AppConfig,
+    now: OffsetDateTime,
+    client: &ClientInfo,
     account: &user::Model,
     code: &str,
 ) -> Result<Confirmation, DbErr> {
     let (Some(sealed), None) = (&account.totp_pending_secret, &account.totp_enabled_at) else {
         return Ok(Confirmation::NothingPending);
     };
-    let Some(secret) = totp::open(app.config, account.id, sealed) else {
+    let Some(secret) = totp::open(config, account.id, sealed) else {
         return Ok(Confirmation::NothingPending);
     };
-    let now = app.clock.now();
     let Some(step) = secret.matching_step(code, unix(now)) else {
         return Ok(Confirmation::WrongCode);
     };
-    let txn = app.db.begin().await?;
+    let txn = db.begin().await?;
     // Only the pending secret that was checked becomes the secret.
-    let enabled = user::Entity::update_many()
-        .col_expr(user::Column::TotpSecret, Expr::value(sealed.clone()))
-        .col_expr(
-            user::Column::TotpPendingSecret,
-            Expr::value(Option::<String>::None),
-        )
-        .col_expr(user::Column::TotpEnabledAt, Expr::value(now))
-        .col_expr(
-            user::Column::TotpLastStep,
-            Expr::value(i64::try_from(step).unwrap_or(0)),
-        )
-        .filter(user::Column::Id.eq(account.id))
-        .filter(user::Column::TotpPendingSecret.eq(sealed.clone()))
-        .filter(user::Column::TotpEnabledAt.is_null())
-        .exec(&txn)
-        .await?;
-    if enabled.rows_affected != 1 {
+    let step = i64::try_from(step).unwrap_or(0);
+    let enabled = user::enable_totp(&txn, account.id, sealed, step, now).await?;
+    if !enabled {
         return Ok(Confirmation::NothingPending);
     }
-    let codes = replace_recovery_codes(&txn, app.config, account.id, now).await?;
+    let codes = replace_recovery_codes(&txn, config, account.id, now).await?;
+    let event = Event::new(account.id, EventKind::TwoFactorEnabled, client);
+    security_log::record(&txn, now, event).await;
     txn.commit().await?;
     Ok(Confirmation::Enabled(codes))
 }
 
 /// A new set of recovery codes; the old set stops working.
 pub async fn regenerate_recovery_codes(
-    app: &AppState<'_>,
+    db: &DatabaseConnection,
+    config: &AppConfig,
+    now: OffsetDateTime,
+    client: &ClientInfo,
     user_id: i32,
 ) -> Result<Vec<String>, DbErr> {
-    let txn = app.db.begin().await?;
-    let codes = replace_recovery_codes(&txn, app.config, user_id, app.clock.now()).await?;
+    let txn = db.begin().await?;
+    let codes = replace_recovery_codes(&txn, config, user_id, now).await?;
+    let event = Event::new(user_id, EventKind::RecoveryCodesRegenerated, client);
+    security_log::record(&txn, now, event).await;
     txn.commit().await?;
     Ok(codes)
 }
@@ -200,26 +189,18 @@ async fn replace_recovery_codes(
 }
 
 /// Turns 2FA off and forgets the secret and the recovery codes.
-pub async fn disable(app: &AppState<'_>, user_id: i32) -> Result<(), DbErr> {
-    let txn = app.db.begin().await?;
-    user::Entity::update_many()
-        .col_expr(
-            user::Column::TotpSecret,
-            Expr::value(Option::<String>::None),
-        )
-        .col_expr(
-            user::Column::TotpPendingSecret,
-            Expr::value(Option::<String>::None),
-        )
-        .col_expr(
-            user::Column::TotpEnabledAt,
-            Expr::value(Option::<OffsetDateTime>::None),
-        )
-        .filter(user::Column::Id.eq(user_id))
-        .exec(&txn)
-        .await?;
+pub async fn disable(
+    db: &DatabaseConnection,
+    now: OffsetDateTime,
+    client: &ClientInfo,
+    user_id: i32,
+) -> Result<(), DbErr> {
+    let txn = db.begin().await?;
+    user::clear_totp(&txn, user_id).await?;
     delete_owned::<recovery_code::Entity>(user_id)
         .exec(&txn)
         .await?;
+    let event = Event::new(user_id, EventKind::TwoFactorDisabled, client);
+    security_log::record(&txn, now, event).await;
     txn.commit().await
 }

@@ -10,7 +10,6 @@ use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use subtle::ConstantTimeEq as _;
 use totp_rs::{Algorithm, Builder, Secret, Totp};
 
 use crate::config::AppConfig;
@@ -71,7 +70,7 @@ impl TotpSecret {
         let mut matched = None;
         for step in current.saturating_sub(SKEW)..=current + SKEW {
             let expected = totp.generate(step * STEP_SECONDS).to_string();
-            if bool::from(expected.as_bytes().ct_eq(code.as_bytes())) {
+            if crate::crypto::constant_time_eq(expected.as_bytes(), code.as_bytes()) {
                 matched = Some(step);
             }
         }

@@ -7,7 +7,7 @@ use rocket::http::ContentType;
 use rocket::{State, get, routes};
 use sea_orm::DatabaseConnection;
 
-use super::client::ClientInfo;
+use crate::client::ClientInfo;
 use crate::config::AppConfig;
 use crate::telemetry::metrics::{self, PoolState};
 

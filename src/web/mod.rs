@@ -1,44 +1,39 @@
-//! Web plumbing shared by every feature: cookies, CSRF, security headers,
-//! the client's address, page rendering and form errors.
+//! The HTML site: every page and form, rendered with Tera templates, the
+//! error pages and catchers, and the security headers. Handlers parse the
+//! request, call one service (or the sign-in flow in `auth`), and render
+//! or redirect.
 
+mod accounts;
+mod admin;
+mod api_keys;
 pub mod client;
-pub mod csrf;
+pub mod errors;
 pub mod forms;
 pub mod headers;
+mod home;
 pub mod metrics;
+mod oauth;
 pub mod page;
+mod security_log;
+mod sessions;
 pub mod time;
+mod two_factor;
 
-use rocket::http::{Cookie, SameSite};
 use rocket::request::Request;
 
-use crate::config::AppConfig;
-
-/// The expiry of a cookie that ends with the browser session. Rocket gives
-/// private cookies a week unless told otherwise, and `None` converts to
-/// the cookie crate's `Expiration::Session`.
-pub const BROWSER_SESSION: Option<::time::OffsetDateTime> = None;
-
-/// A cookie as Gatehouse sets them: `HttpOnly`, `SameSite=Lax` (so the
-/// OAuth callback, arriving from the provider's site, still carries it),
-/// path `/`, and under https `Secure` with the `__Host-` prefix, which
-/// stops a sibling subdomain from planting or overwriting it.
-pub fn cookie(config: &AppConfig, name: &str, value: String) -> Cookie<'static> {
-    Cookie::build((cookie_name(config, name), value))
-        .path("/")
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .secure(config.is_https())
-        .build()
-}
-
-/// The name a cookie carries on the wire: `__Host-<name>` under https.
-pub fn cookie_name(config: &AppConfig, name: &str) -> String {
-    if config.is_https() {
-        format!("__Host-{name}")
-    } else {
-        name.to_owned()
-    }
+/// Every HTML route, mounted at `/`.
+pub fn routes() -> Vec<rocket::Route> {
+    [
+        home::routes(),
+        accounts::routes(),
+        sessions::routes(),
+        two_factor::routes(),
+        admin::routes(),
+        security_log::routes(),
+        api_keys::routes(),
+        oauth::routes(),
+    ]
+    .concat()
 }
 
 /// `next` when it is a clean path on this site, else None. Browsers treat
@@ -86,16 +81,6 @@ pub fn login_uri_for(req: &Request<'_>) -> String {
         }
         _ => "/login".to_owned(),
     }
-}
-
-/// The highest page number a `?page=` may ask for: far past any real list,
-/// and small enough that the row offset cannot overflow.
-const LAST_PAGE: u64 = 1_000_000;
-
-/// A 1-based `?page=` parameter made safe: absent or 0 is the first page,
-/// anything huge the last one we serve (an empty page, not an overflow).
-pub fn page_number(requested: Option<u64>) -> u64 {
-    requested.unwrap_or(1).clamp(1, LAST_PAGE)
 }
 
 #[cfg(test)]

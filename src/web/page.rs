@@ -8,8 +8,8 @@ use rocket_dyn_templates::Template;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::csrf::CsrfToken;
 use crate::accounts::entity as user;
+use crate::auth::csrf::CsrfToken;
 use crate::config::AppConfig;
 
 pub struct Page<'r> {
@@ -38,7 +38,7 @@ impl<'r> FromRequest<'r> for Page<'r> {
         let Some(config) = req.rocket().state::<AppConfig>() else {
             return Outcome::Error((Status::InternalServerError, ()));
         };
-        let user = match crate::sessions::current(req).await {
+        let user = match crate::auth::current(req).await {
             Ok(found) => found.map(|auth| &auth.user),
             Err(status) => return Outcome::Error((status, ())),
         };
@@ -83,7 +83,7 @@ impl Page<'_> {
             username: &u.username,
             email: &u.email,
             is_member: u.is_member,
-            is_staff: u.is_staff || u.is_superuser,
+            is_staff: u.counts_as_staff(),
             is_superuser: u.is_superuser,
         });
         map.insert(

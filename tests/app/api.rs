@@ -261,7 +261,7 @@ async fn forged_and_expired_tokens_are_refused() {
         }
         claims
     };
-    let key = gatehouse::api::tokens::signing_key(config(&app));
+    let key = gatehouse::auth::tokens::signing_key(config(&app));
     let sign = |claims: &Value, key: &[u8]| {
         encode(
             &Header::new(Algorithm::HS256),
@@ -361,8 +361,24 @@ async fn a_token_from_another_deployment_is_refused() {
     first.signed_up("alice").await;
     second.signed_up("alice").await;
     let token = token_for(&first, "alice").await;
+    // The second deployment even holds an API session with the token's
+    // `sid` for its own alice: only the signature tells them apart.
+    token_for(&second, "alice").await;
+    let claims = token.split('.').nth(1).unwrap();
+    let claims = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, claims);
+    let claims: Value = serde_json::from_slice(&claims.unwrap()).unwrap();
+    let sid = claims["sid"].as_str().unwrap();
+    second
+        .execute(&format!(
+            "UPDATE sessions SET public_id = '{sid}' WHERE kind = 'api'"
+        ))
+        .await;
 
     assert_unauthorized(&bearer(&second, &token).get("/api/v1/me").await);
+    bearer(&first, &token)
+        .get("/api/v1/me")
+        .await
+        .assert_status(Status::Ok);
 }
 
 #[rocket::async_test]

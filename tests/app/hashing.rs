@@ -11,6 +11,7 @@ use crate::helpers::{TestApp, TestResponse};
 /// (iterations × the default 19 MiB) that six requests arrive together.
 async fn one_worker_app() -> TestApp {
     crate::helpers::app()
+        .production_hashing()
         .config("argon2.max_concurrent", 1)
         .config("argon2.queue", 1)
         .config("argon2.iterations", 40)

@@ -35,9 +35,14 @@ pub struct AppBuilder {
 }
 
 pub fn app() -> AppBuilder {
+    // Passwords are hashed at a test cost (64 KiB, one pass): the suite
+    // hashes hundreds. The production parameters have tests of their own
+    // (`production_hashing`) and `benches/password.rs`.
     let mut figment = gatehouse::config::bare_figment(rocket::Config::DEBUG_PROFILE)
         .merge(("log_level", "off"))
-        .merge(("secret_key", random_secret_key()));
+        .merge(("secret_key", random_secret_key()))
+        .merge(("argon2.memory_kib", 64))
+        .merge(("argon2.iterations", 1));
     // The same suite runs with rate-limit counters in Redis when asked.
     if let Ok(url) = std::env::var("TEST_REDIS_URL") {
         figment = figment.merge(("redis_url", url));
@@ -64,6 +69,14 @@ impl AppBuilder {
     pub fn config(mut self, key: &str, value: impl serde::Serialize) -> Self {
         self.figment = self.figment.merge((key, value));
         self
+    }
+
+    /// Hashes passwords with the production argon2 parameters (the
+    /// defaults: 19 MiB, two passes), for tests of what hashing costs.
+    pub fn production_hashing(self) -> Self {
+        let defaults = gatehouse::config::Argon2Settings::default();
+        self.config("argon2.memory_kib", defaults.memory_kib)
+            .config("argon2.iterations", defaults.iterations)
     }
 
     /// Routes of a "site built on Gatehouse", mounted beside its own.

@@ -9,6 +9,7 @@ mod activity;
 mod admin;
 mod api;
 mod api_keys;
+mod audit;
 mod cli;
 mod csrf;
 mod deployment;

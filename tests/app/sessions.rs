@@ -228,7 +228,17 @@ async fn a_session_of_another_deployment_is_not_accepted() {
     let visitor = second.browser();
     visitor.copy_cookies_from(&browser);
 
-    assert!(!visitor.is_signed_in().await);
+    // The copied cookie is anonymous there (not an error, not alice of the
+    // second deployment), though it still signs alice in where it was made.
+    visitor
+        .get("/account")
+        .await
+        .assert_redirect("/login?next=%2Faccount");
+    visitor.get("/").await.assert_status(Status::Ok);
+    let control = first.browser();
+    control.copy_cookies_from(&browser);
+    assert!(control.is_signed_in().await);
+    assert_eq!(second.count("sessions").await, 1);
 }
 
 #[rocket::async_test]

@@ -6,9 +6,9 @@
 use oauth2::{CsrfToken, PkceCodeChallenge};
 use rocket::http::CookieJar;
 use serde::{Deserialize, Serialize};
-use subtle::ConstantTimeEq as _;
 use time::{Duration, OffsetDateTime};
 
+use super::cookies;
 use crate::config::AppConfig;
 
 const COOKIE: &str = "gatehouse_oauth";
@@ -63,7 +63,7 @@ pub fn start(
         expires_at: (now + LIFETIME).unix_timestamp(),
     };
     let value = serde_json::to_string(&flow).expect("a flow serializes");
-    let mut cookie = crate::web::cookie(config, COOKIE, value);
+    let mut cookie = cookies::build(config, COOKIE, value);
     cookie.set_max_age(LIFETIME);
     cookies.add_private(cookie);
     Started { challenge, state }
@@ -79,12 +79,12 @@ pub fn take(
     provider: &str,
     state: Option<&str>,
 ) -> Option<PendingFlow> {
-    let name = crate::web::cookie_name(config, COOKIE);
+    let name = cookies::name(config, COOKIE);
     let cookie = cookies.get_private(&name)?;
-    cookies.remove_private(crate::web::cookie(config, COOKIE, String::new()));
+    cookies.remove_private(cookies::build(config, COOKIE, String::new()));
     let flow: PendingFlow = serde_json::from_str(cookie.value()).ok()?;
     let state_matches =
-        state.is_some_and(|s| bool::from(s.as_bytes().ct_eq(flow.state.as_bytes())));
+        state.is_some_and(|s| crate::crypto::constant_time_eq(s.as_bytes(), flow.state.as_bytes()));
     (state_matches && flow.provider == provider && flow.expires_at > now.unix_timestamp())
         .then_some(flow)
 }

@@ -1,8 +1,38 @@
-//! A limit as configured: `"5/5m"` is five per five minutes.
+//! Rate limits as configured: the `rate_limits` table, whose limits are
+//! written `"5/5m"` (five per five minutes).
 
 use std::fmt;
 
 use serde::{Deserialize, Deserializer};
+
+/// The `rate_limits` config table.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitSettings {
+    pub enabled: bool,
+    /// Failed sign-ins (browser and token endpoint) per account.
+    pub sign_in_per_account: Limit,
+    /// Failed sign-ins per client address.
+    pub sign_in_per_ip: Limit,
+    /// Wrong codes allowed per pending two-factor sign-in.
+    pub two_factor_per_sign_in: u32,
+    pub sign_up_per_ip: Limit,
+    /// Failed API-key authentications per client address.
+    pub api_key_failures_per_ip: Limit,
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        RateLimitSettings {
+            enabled: true,
+            sign_in_per_account: Limit::new(5, 300),
+            sign_in_per_ip: Limit::new(20, 60),
+            two_factor_per_sign_in: 5,
+            sign_up_per_ip: Limit::new(10, 3600),
+            api_key_failures_per_ip: Limit::new(60, 60),
+        }
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limit {

@@ -4,20 +4,19 @@
 //! credential whose scope does not cover the method gets 403
 //! `insufficient_scope`.
 
-use rocket::http::Status;
-use rocket::request::Request;
-use sea_orm::{DatabaseConnection, DbErr};
+use rocket::http::{Method, Status};
+use rocket::request::{Outcome, Request};
+use sea_orm::DbErr;
 
-use super::scope::Scopes;
+use super::client::ClientInfo;
+use super::session::{Authenticated, Credential, Lookup, LookupError};
+use super::state::AppState;
 use super::tokens;
+use crate::api_keys::scope::Scopes;
 use crate::api_keys::{entity as api_key, key};
-use crate::clock::Clock;
-use crate::config::AppConfig;
-use crate::rate_limit::{Counter, LimiterError, RateLimiter};
+use crate::rate_limit::Counter;
 use crate::sessions::entity::SessionKind;
 use crate::sessions::store::{self, SessionRef};
-use crate::sessions::{Authenticated, Credential, Lookup};
-use crate::web::client::ClientInfo;
 
 /// `last_used_at` of a key is written at most this often.
 const KEY_TOUCH_INTERVAL: time::Duration = time::Duration::minutes(1);
@@ -34,17 +33,15 @@ fn invalid_token(message: &'static str) -> Lookup {
     refused(Status::Unauthorized, "invalid_token", message)
 }
 
-pub async fn authenticate(req: &Request<'_>) -> Result<Lookup, DbErr> {
-    let rocket = req.rocket();
-    let (Some(config), Some(db), Some(clock)) = (
-        rocket.state::<AppConfig>(),
-        rocket.state::<DatabaseConnection>(),
-        rocket.state::<Clock>(),
-    ) else {
-        return Err(DbErr::Custom("application state is missing".into()));
+/// The caller of an API request, by `Authorization: Bearer` or
+/// `X-API-Key`; anonymous with neither.
+pub async fn authenticate(req: &Request<'_>) -> Result<Lookup, LookupError> {
+    let app = match req.guard::<AppState<'_>>().await {
+        Outcome::Success(app) => app,
+        _ => return Err(LookupError::MissingState),
     };
     let headers = req.headers();
-    let (found, scopes) = if let Some(authorization) = headers.get_one("Authorization") {
+    if let Some(authorization) = headers.get_one("Authorization") {
         let Some(token) = bearer_token(authorization) else {
             return Ok(refused(
                 Status::Unauthorized,
@@ -52,32 +49,36 @@ pub async fn authenticate(req: &Request<'_>) -> Result<Lookup, DbErr> {
                 "Send the token as `Authorization: Bearer <token>`.",
             ));
         };
-        match by_token(db, config, clock, token).await? {
-            Ok(found) => found,
-            Err(refusal) => return Ok(refusal),
-        }
+        Ok(by_token(&app, token).await?.allowing(req.method()))
     } else if let Some(presented) = headers.get_one("X-API-Key") {
-        let Some(limiter) = rocket.state::<RateLimiter>() else {
-            return Err(DbErr::Custom("application state is missing".into()));
-        };
-        let found = by_key(db, limiter, clock, presented, &ClientInfo::of(req))
-            .await
-            .map_err(|e| DbErr::Custom(e.to_string()))?;
-        match found {
-            Ok(found) => found,
-            Err(refusal) => return Ok(refusal),
-        }
+        let client = ClientInfo::of(req);
+        Ok(by_key(&app, presented, &client)
+            .await?
+            .allowing(req.method()))
     } else {
-        return Ok(Lookup::Anonymous);
-    };
-    if !scopes.allow(req.method()) {
-        return Ok(refused(
-            Status::Forbidden,
-            "insufficient_scope",
-            "This credential's scope does not allow this request; it needs `write`.",
-        ));
+        Ok(Lookup::Anonymous)
     }
-    Ok(Lookup::Found(Box::new(found)))
+}
+
+/// A credential found, with the scopes it carries, or the refusal.
+enum Presented {
+    Valid(Box<Authenticated>, Scopes),
+    Refused(Lookup),
+}
+
+impl Presented {
+    /// The lookup, once the scopes are checked against the request method.
+    fn allowing(self, method: Method) -> Lookup {
+        match self {
+            Presented::Valid(found, scopes) if scopes.allow(method) => Lookup::Found(found),
+            Presented::Valid(..) => refused(
+                Status::Forbidden,
+                "insufficient_scope",
+                "This credential's scope does not allow this request; it needs `write`.",
+            ),
+            Presented::Refused(refusal) => refusal,
+        }
+    }
 }
 
 /// The token of an `Authorization: Bearer <token>` header (the scheme is
@@ -88,33 +89,28 @@ fn bearer_token(header: &str) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
-async fn by_token(
-    db: &DatabaseConnection,
-    config: &AppConfig,
-    clock: &Clock,
-    token: &str,
-) -> Result<Result<(Authenticated, Scopes), Lookup>, DbErr> {
-    let now = clock.now();
+async fn by_token(app: &AppState<'_>, token: &str) -> Result<Presented, DbErr> {
+    let (db, config, now) = (app.db, app.config, app.clock.now());
     let invalid = || invalid_token("The access token is invalid, expired or revoked.");
     let Some(claims) = tokens::verify(config, now, token) else {
-        return Ok(Err(invalid()));
+        return Ok(Presented::Refused(invalid()));
     };
     let Some(scopes) = Scopes::parse(&claims.scope) else {
-        return Ok(Err(invalid()));
+        return Ok(Presented::Refused(invalid()));
     };
     let Some((session, user)) =
         store::find_live(db, config, now, SessionRef::PublicId(&claims.sid)).await?
     else {
-        return Ok(Err(invalid()));
+        return Ok(Presented::Refused(invalid()));
     };
     if session.kind != SessionKind::Api.as_str() || claims.sub != user.id.to_string() {
-        return Ok(Err(invalid()));
+        return Ok(Presented::Refused(invalid()));
     }
     let found = Authenticated {
         user,
         credential: Credential::Session(session),
     };
-    Ok(Ok((found, scopes)))
+    Ok(Presented::Valid(Box::new(found), scopes))
 }
 
 /// An API key's owner. A malformed key (prefix, length, checksum) is
@@ -122,17 +118,16 @@ async fn by_token(
 /// its failures count against the client's address, and while that is over
 /// its limit no key is looked up at all.
 async fn by_key(
-    db: &DatabaseConnection,
-    limiter: &RateLimiter,
-    clock: &Clock,
+    app: &AppState<'_>,
     presented: &str,
     client: &ClientInfo,
-) -> Result<Result<(Authenticated, Scopes), Lookup>, LimiterError> {
+) -> Result<Presented, LookupError> {
+    let (db, limiter) = (app.db, app.limiter);
     let invalid = || invalid_token("The API key is invalid, expired or revoked.");
     if !key::is_well_formed(presented) {
-        return Ok(Err(invalid()));
+        return Ok(Presented::Refused(invalid()));
     }
-    let now = clock.now();
+    let now = app.clock.now();
     let counters: Vec<Counter> = client
         .ip_string()
         .map(|ip| {
@@ -145,7 +140,7 @@ async fn by_key(
         .into_iter()
         .collect();
     if let Some(retry_after) = limiter.check(now, &counters).await? {
-        return Ok(Err(Lookup::Limited { retry_after }));
+        return Ok(Presented::Refused(Lookup::Limited { retry_after }));
     }
     let found = api_key::find_by_hash(db, &key::hash(presented)).await?;
     let usable = found.and_then(|(api_key, user)| {
@@ -155,7 +150,7 @@ async fn by_key(
     });
     let Some((api_key, user, scopes)) = usable else {
         limiter.hit(now, &counters).await?;
-        return Ok(Err(invalid()));
+        return Ok(Presented::Refused(invalid()));
     };
     let stale = api_key
         .last_used_at
@@ -167,7 +162,7 @@ async fn by_key(
         user,
         credential: Credential::ApiKey { key_id: api_key.id },
     };
-    Ok(Ok((found, scopes)))
+    Ok(Presented::Valid(Box::new(found), scopes))
 }
 
 #[cfg(test)]

@@ -12,22 +12,18 @@ use rocket::{Either, get, post, routes, uri};
 use rocket_dyn_templates::Template;
 use serde_json::json;
 
-use super::pending;
-use super::service::{self, Confirmation, SecondFactor};
-use super::totp::TotpSecret;
+use super::forms::{FormErrors, FormResponse};
+use super::page::Page;
+use super::safe_next;
 use crate::accounts::entity as user;
-use crate::accounts::service::{
-    confirm_password, count_sign_in_failure, finish_sign_in, second_factor_turn,
-};
+use crate::auth::csrf::{CsrfForm, NoFields};
+use crate::auth::pending;
+use crate::auth::sign_in::{self, Outcome, Refusal, confirm_password, count_sign_in_failure};
+use crate::auth::{AppState, ClientInfo, CurrentUser};
 use crate::error::AppError;
-use crate::security_log::{self, Event, EventKind};
-use crate::sessions::guards::CurrentUser;
-use crate::state::AppState;
-use crate::web::client::ClientInfo;
-use crate::web::csrf::{CsrfForm, NoFields};
-use crate::web::forms::{FormErrors, FormResponse};
-use crate::web::page::Page;
-use crate::web::safe_next;
+use crate::two_factor::entity::count_unused;
+use crate::two_factor::service::{self, Confirmation};
+use crate::two_factor::totp::TotpSecret;
 
 pub fn routes() -> Vec<rocket::Route> {
     routes![
@@ -69,7 +65,7 @@ async fn render_overview(
 ) -> Result<Template, AppError> {
     let enabled = current.user.has_two_factor();
     let codes_left = if enabled {
-        super::entity::count_unused(app.db, current.user.id).await?
+        count_unused(app.db, current.user.id).await?
     } else {
         0
     };
@@ -141,7 +137,7 @@ async fn setup(
             "Two-factor authentication is already on.",
         )));
     }
-    let secret = service::begin_setup(&app, current.user.id).await?;
+    let secret = service::begin_setup(app.db, app.config, current.user.id).await?;
     Ok(Either::Right(render_setup(
         &page,
         &app,
@@ -166,14 +162,11 @@ async fn confirm(
     app: AppState<'_>,
     client: ClientInfo,
 ) -> Result<Either<Flash<Redirect>, FormResponse>, AppError> {
-    match service::confirm(&app, &current.user, form.0.code).await? {
-        Confirmation::Enabled(codes) => {
-            let event = Event::new(current.user.id, EventKind::TwoFactorEnabled, &client);
-            security_log::record(app.db, app.clock.now(), event).await;
-            Ok(Either::Right(FormResponse::Created(render_codes(
-                &page, &codes, true,
-            ))))
-        }
+    let (now, code) = (app.clock.now(), form.0.code);
+    match service::confirm(app.db, app.config, now, &client, &current.user, code).await? {
+        Confirmation::Enabled(codes) => Ok(Either::Right(FormResponse::Created(render_codes(
+            &page, &codes, true,
+        )))),
         Confirmation::WrongCode => {
             let secret = service::pending_secret(app.config, &current.user)
                 .ok_or_else(|| anyhow::anyhow!("the pending secret vanished"))?;
@@ -212,16 +205,10 @@ async fn disable(
     } else if !confirm_password(&app, &client, account, form.0.password).await? {
         errors.add("password", "That password is not correct.");
     } else {
-        match service::verify(&app, account, form.0.code).await? {
-            Some(factor) => {
-                let now = app.clock.now();
-                if factor == SecondFactor::RecoveryCode {
-                    let event = Event::new(account.id, EventKind::RecoveryCodeUsed, &client);
-                    security_log::record(app.db, now, event).await;
-                }
-                service::disable(&app, account.id).await?;
-                let event = Event::new(account.id, EventKind::TwoFactorDisabled, &client);
-                security_log::record(app.db, now, event).await;
+        let now = app.clock.now();
+        match service::verify(app.db, app.config, now, &client, account, form.0.code).await? {
+            Some(_) => {
+                service::disable(app.db, now, &client, account.id).await?;
                 return Ok(FormResponse::Redirect(Flash::success(
                     Redirect::to(uri!(overview)),
                     "Two-factor authentication is off.",
@@ -253,9 +240,10 @@ async fn regenerate(
     } else if !confirm_password(&app, &client, account, form.0.password).await? {
         errors.add("password", "That password is not correct.");
     } else {
-        let codes = service::regenerate_recovery_codes(&app, account.id).await?;
-        let event = Event::new(account.id, EventKind::RecoveryCodesRegenerated, &client);
-        security_log::record(app.db, app.clock.now(), event).await;
+        let now = app.clock.now();
+        let codes =
+            service::regenerate_recovery_codes(app.db, app.config, now, &client, account.id)
+                .await?;
         return Ok(FormResponse::Created(render_codes(&page, &codes, false)));
     }
     Ok(FormResponse::Invalid(
@@ -289,67 +277,31 @@ async fn second_step(
     client: ClientInfo,
     cookies: &CookieJar<'_>,
 ) -> Result<Either<Flash<Redirect>, FormResponse>, AppError> {
-    let now = app.clock.now();
-    let Some(waiting) = pending::current(cookies, app.config, now) else {
-        return Ok(Either::Left(start_again(
-            "Your sign-in has expired. Please sign in again.",
-        )));
-    };
-    // Every code counts, before it is checked: parallel guesses each see
-    // the ones before them, and a saved copy of the cookie brings no more.
-    let attempts = [app.limiter.attempts(
-        "two_factor:pending",
-        &waiting.id,
-        app.limiter.settings().two_factor_per_sign_in,
-        waiting.started_at(),
-        pending::LIFETIME.whole_seconds().unsigned_abs() as u32,
-    )];
-    let too_many = "Too many wrong codes. Please sign in again.";
-    if app.limiter.count_and_check(now, &attempts).await?.is_some() {
-        pending::clear(cookies, app.config);
-        return Ok(Either::Left(start_again(too_many)));
-    }
-    let account = user::find_by_id(app.db, waiting.user_id)
-        .await?
-        .filter(|u| u.is_active && u.has_two_factor());
-    let Some(account) = account else {
-        pending::clear(cookies, app.config);
-        return Ok(Either::Left(start_again("Please sign in again.")));
-    };
-    let _turn = second_factor_turn(&app, &client, &account).await?;
-    let Some(factor) = service::verify(&app, &account, form.0.code).await? else {
-        // Against the account's sign-in limit too, or each new pending
-        // sign-in would bring five more.
-        count_sign_in_failure(&app, &client, &account).await?;
-        let event = Event::new(account.id, EventKind::SignInFailed, &client)
-            .detail(json!({ "method": "second factor" }));
-        security_log::record(app.db, now, event).await;
-        if app.limiter.check(now, &attempts).await?.is_some() {
-            pending::clear(cookies, app.config);
-            return Ok(Either::Left(start_again(too_many)));
+    let again = |message| Ok(Either::Left(start_again(message)));
+    match sign_in::second_step(&app, &client, cookies, form.0.code).await? {
+        Outcome::SignedIn(signed) => {
+            let next = signed.next.as_deref().and_then(safe_next);
+            let to = Redirect::to(next.unwrap_or("/account").to_owned());
+            Ok(Either::Right(FormResponse::Redirect(Flash::success(
+                to,
+                signed.greeting,
+            ))))
         }
-        let mut errors = FormErrors::default();
-        errors.add("code", "That code is not valid (or was already used).");
-        return Ok(Either::Right(FormResponse::Refused(
-            page.render("two_factor/login", json!({ "errors": errors })),
-        )));
-    };
-    pending::clear(cookies, app.config);
-    if factor == SecondFactor::RecoveryCode {
-        let event = Event::new(account.id, EventKind::RecoveryCodeUsed, &client);
-        security_log::record(app.db, now, event).await;
+        Outcome::Refused(Refusal::WrongCode) => {
+            let errors =
+                FormErrors::single("code", "That code is not valid (or was already used).");
+            let page = page.render("two_factor/login", json!({ "errors": errors }));
+            Ok(Either::Right(FormResponse::Refused(page)))
+        }
+        Outcome::Refused(Refusal::Limited { retry_after }) => {
+            Err(AppError::TooManyRequests { retry_after })
+        }
+        Outcome::Refused(Refusal::TooManyCodes) => {
+            again("Too many wrong codes. Please sign in again.")
+        }
+        Outcome::Refused(Refusal::Expired) => {
+            again("Your sign-in has expired. Please sign in again.")
+        }
+        Outcome::NeedsSecondFactor | Outcome::Refused(_) => again("Please sign in again."),
     }
-    let method = format!("{} + {}", waiting.method, factor.describe());
-    let greeting =
-        finish_sign_in(&app, cookies, &client, &account, waiting.remember, &method).await?;
-    let destination = waiting
-        .next
-        .as_deref()
-        .and_then(safe_next)
-        .unwrap_or("/account")
-        .to_owned();
-    Ok(Either::Right(FormResponse::Redirect(Flash::success(
-        Redirect::to(destination),
-        greeting,
-    ))))
 }

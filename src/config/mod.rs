@@ -3,6 +3,9 @@
 //! [`AppConfig`]. A bad value is reported as one [`ConfigError`] naming its
 //! key, so start-up fails with a line an operator can act on.
 
+pub mod limit;
+pub mod providers;
+
 use std::fmt;
 use std::io::Write as _;
 use std::path::Path;
@@ -32,13 +35,13 @@ pub struct AppConfig {
     pub staff_require_2fa: bool,
     pub argon2: Argon2Settings,
     /// Configured OAuth providers (those with credentials), by name.
-    pub oauth: Vec<crate::oauth::providers::Provider>,
+    pub oauth: Vec<providers::Provider>,
     /// Total time allowed for one request to an OAuth provider.
     pub oauth_timeout: std::time::Duration,
     /// The Content-Security-Policy header, which must let forms lead to
     /// the OAuth providers' authorization pages.
     pub content_security_policy: String,
-    pub rate_limits: crate::rate_limit::RateLimitSettings,
+    pub rate_limits: limit::RateLimitSettings,
     /// How often the sweeper deletes expired sessions, events and counters.
     pub sweep_interval: std::time::Duration,
     /// Security events older than this are deleted.
@@ -138,9 +141,9 @@ struct RawConfig {
     jwt_audience: Option<String>,
     staff_require_2fa: bool,
     argon2: Argon2Settings,
-    oauth: std::collections::BTreeMap<String, crate::oauth::providers::ProviderTable>,
+    oauth: std::collections::BTreeMap<String, providers::ProviderTable>,
     oauth_timeout_seconds: u32,
-    rate_limits: crate::rate_limit::RateLimitSettings,
+    rate_limits: limit::RateLimitSettings,
     redis_url: Option<String>,
     trusted_proxies: Vec<String>,
     metrics_allow: Vec<String>,
@@ -226,7 +229,7 @@ impl AppConfig {
         let oauth_timeout = std::time::Duration::from_secs(
             positive("oauth_timeout_seconds", raw.oauth_timeout_seconds)?.unsigned_abs(),
         );
-        let oauth = crate::oauth::providers::from_tables(raw.oauth)?;
+        let oauth = providers::from_tables(raw.oauth)?;
         let sweep_interval = std::time::Duration::from_secs(
             positive("sweep_interval_seconds", raw.sweep_interval_seconds)?.unsigned_abs(),
         );
@@ -301,12 +304,7 @@ impl AppConfig {
     /// a key leaked from one use (say, JWT signing) reveals nothing about
     /// the cookie key or another feature's key.
     pub fn derive_key(&self, label: &str) -> [u8; 32] {
-        use hmac::{KeyInit as _, Mac as _};
-        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.secret_key)
-            .expect("HMAC accepts keys of any length");
-        mac.update(label.as_bytes());
-        mac.update(&[1]);
-        mac.finalize().into_bytes().into()
+        crate::crypto::hmac_sha256(&self.secret_key, &[label.as_bytes(), &[1]])
     }
 }
 
@@ -329,7 +327,7 @@ fn networks(key: &str, list: &[String]) -> Result<Vec<ipnet::IpNet>, ConfigError
 /// Pages load only this site's stylesheet and images (the QR code is a
 /// `data:` image); nothing may frame them; forms post here, or lead to an
 /// OAuth provider's authorization page.
-fn content_security_policy(providers: &[crate::oauth::providers::Provider]) -> String {
+fn content_security_policy(providers: &[providers::Provider]) -> String {
     let mut form_action = vec!["'self'"];
     for provider in providers {
         if !form_action.contains(&provider.auth_origin()) {

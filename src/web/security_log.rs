@@ -5,14 +5,12 @@ use rocket_dyn_templates::Template;
 use serde::Serialize;
 use serde_json::json;
 
-use super::EventKind;
-use super::entity;
+use super::client::describe_user_agent;
+use super::page::Page;
+use super::time;
+use crate::auth::{AppState, CurrentUser};
 use crate::error::AppError;
-use crate::sessions::guards::CurrentUser;
-use crate::state::AppState;
-use crate::web::client::describe_user_agent;
-use crate::web::page::Page;
-use crate::web::time;
+use crate::security_log::{EventKind, entity};
 
 pub fn routes() -> Vec<rocket::Route> {
     routes![security_page]
@@ -72,7 +70,7 @@ async fn security_page(
     view_page: Page<'_>,
     app: AppState<'_>,
 ) -> Result<Template, AppError> {
-    let page = crate::web::page_number(page);
+    let page = crate::db::page_number(page);
     let (events, total) =
         entity::page_for_user(app.db, current.user.id, page - 1, PER_PAGE).await?;
     let now = app.clock.now();

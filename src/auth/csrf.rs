@@ -13,10 +13,10 @@ use rocket::data::{Data, FromData, Outcome as DataOutcome, ToByteUnit as _};
 use rocket::form::{Form, FromForm, ValueField};
 use rocket::http::{CookieJar, RawStr, Status};
 use rocket::request::{FromRequest, Outcome, Request};
-use subtle::ConstantTimeEq as _;
 
+use super::cookies;
+use super::refusal::explain;
 use crate::config::AppConfig;
-use crate::error::explain;
 
 /// The hidden form field that carries the token.
 pub const FIELD: &str = "csrf_token";
@@ -43,7 +43,7 @@ impl<'r> FromRequest<'r> for CsrfToken {
             return Outcome::Error((Status::InternalServerError, ()));
         };
         let cookies = req.cookies();
-        let name = super::cookie_name(config, COOKIE);
+        let name = cookies::name(config, COOKIE);
         let token = current(cookies, &name).unwrap_or_else(|| issue(cookies, config));
         Outcome::Success(CsrfToken(token))
     }
@@ -68,9 +68,9 @@ pub fn rotate(cookies: &CookieJar<'_>, config: &AppConfig) {
 
 fn issue(cookies: &CookieJar<'_>, config: &AppConfig) -> String {
     let token = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
-    let mut cookie = super::cookie(config, COOKIE, token.clone());
+    let mut cookie = cookies::build(config, COOKIE, token.clone());
     // A browser-session cookie: Rocket would otherwise give it a week.
-    cookie.set_expires(super::BROWSER_SESSION);
+    cookie.set_expires(cookies::BROWSER_SESSION);
     cookies.add_private(cookie);
     token
 }
@@ -114,13 +114,11 @@ impl<'r, T: FromForm<'r>> FromData<'r> for CsrfForm<T> {
         };
         let fields = &req.local_cache(move || DecodedFields(fields)).0;
 
-        let expected = req
-            .cookies()
-            .get_private(&super::cookie_name(config, COOKIE));
+        let expected = req.cookies().get_private(&cookies::name(config, COOKIE));
         let submitted = fields.iter().find(|(name, _)| name == FIELD);
         let valid = match (expected, submitted) {
             (Some(cookie), Some((_, token))) if !token.is_empty() => {
-                bool::from(cookie.value().as_bytes().ct_eq(token.as_bytes()))
+                crate::crypto::constant_time_eq(cookie.value().as_bytes(), token.as_bytes())
             }
             _ => false,
         };

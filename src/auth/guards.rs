@@ -9,10 +9,11 @@
 use rocket::http::Status;
 use rocket::request::{FromRequest, Outcome, Request};
 
-use super::Credential;
-use super::entity as session;
+use super::refusal;
+use super::session::Credential;
 use crate::accounts::entity as user;
 use crate::config::AppConfig;
+use crate::sessions::entity as session;
 
 /// Any signed-in, active user: by session cookie in the browser, by bearer
 /// token or API key under `/api`.
@@ -37,7 +38,7 @@ impl<'r> FromRequest<'r> for CurrentUser {
     type Error = ();
 
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ()> {
-        match super::current(req).await {
+        match super::session::current(req).await {
             Ok(Some(auth)) => Outcome::Success(CurrentUser {
                 user: auth.user.clone(),
                 credential: auth.credential.clone(),
@@ -56,7 +57,7 @@ async fn with_role<'r>(
     match CurrentUser::from_request(req).await {
         Outcome::Success(current) if allowed(&current.user) => Outcome::Success(current),
         Outcome::Success(_) => {
-            crate::error::explain(req, refusal);
+            refusal::explain(req, refusal);
             Outcome::Error((Status::Forbidden, ()))
         }
         other => other,
@@ -74,7 +75,7 @@ impl<'r> FromRequest<'r> for Member {
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ()> {
         with_role(
             req,
-            |u| u.is_member || u.is_staff || u.is_superuser,
+            user::Model::counts_as_member,
             "This page is for members.",
         )
         .await
@@ -90,7 +91,7 @@ fn staff_without_two_factor(req: &Request<'_>, current: &CurrentUser) -> bool {
         .state::<AppConfig>()
         .is_none_or(|config| config.staff_require_2fa);
     if required && !current.user.has_two_factor() {
-        crate::error::explain_redirect(
+        refusal::explain_redirect(
             req,
             "/account/2fa",
             "two_factor_required",
@@ -123,13 +124,9 @@ impl<'r> FromRequest<'r> for Staff {
     type Error = ();
 
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ()> {
-        staff_role(
-            req,
-            |u| u.is_staff || u.is_superuser,
-            "This page is for staff.",
-        )
-        .await
-        .map(Staff)
+        staff_role(req, user::Model::counts_as_staff, "This page is for staff.")
+            .await
+            .map(Staff)
     }
 }
 

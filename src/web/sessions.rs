@@ -8,18 +8,16 @@ use rocket_dyn_templates::Template;
 use serde::Serialize;
 use serde_json::json;
 
-use super::entity::{self as session, SessionKind};
-use super::guards::CurrentUser;
-use super::store;
-use crate::accounts::service::confirm_password;
+use super::client::describe_user_agent;
+use super::forms::{FormErrors, FormResponse};
+use super::page::Page;
+use super::time;
+use crate::auth::csrf::{CsrfForm, NoFields};
+use crate::auth::sign_in::confirm_password;
+use crate::auth::{AppState, ClientInfo, CurrentUser, session as browser};
 use crate::error::AppError;
-use crate::security_log::{self, Event, EventKind};
-use crate::state::AppState;
-use crate::web::client::{ClientInfo, describe_user_agent};
-use crate::web::csrf::{CsrfForm, NoFields};
-use crate::web::forms::{FormErrors, FormResponse};
-use crate::web::page::Page;
-use crate::web::time;
+use crate::sessions::entity::{self as session, SessionKind};
+use crate::sessions::{self, Via, store};
 
 pub fn routes() -> Vec<rocket::Route> {
     routes![sessions_page, revoke_session, revoke_others]
@@ -100,23 +98,12 @@ async fn revoke_session(
     cookies: &CookieJar<'_>,
 ) -> Result<Flash<Redirect>, AppError> {
     let this_one = current.session().is_some_and(|s| s.public_id == id);
-    if !store::delete_owned_by_public_id(app.db, current.user.id, id).await? {
+    let (now, via) = (app.clock.now(), Via::Page { this_one });
+    if !sessions::revoke(app.db, now, &client, current.user.id, id, via).await? {
         return Err(AppError::NotFound);
     }
-    let now = app.clock.now();
-    let kind = if this_one {
-        EventKind::SignOut
-    } else {
-        EventKind::SessionRevoked
-    };
-    security_log::record(
-        app.db,
-        now,
-        Event::new(current.user.id, kind, &client).detail(json!({ "session": id })),
-    )
-    .await;
     if this_one {
-        super::forget(app.config, cookies);
+        browser::forget(app.config, cookies);
         return Ok(Flash::success(Redirect::to("/"), "You are signed out."));
     }
     Ok(Flash::success(
@@ -157,15 +144,8 @@ async fn revoke_others(
         ));
     }
     let keep = current.session().map(|s| s.id);
-    let ended = store::delete_others(app.db, user.id, keep).await?;
     let now = app.clock.now();
-    security_log::record(
-        app.db,
-        now,
-        Event::new(user.id, EventKind::OtherSessionsRevoked, &client)
-            .detail(json!({ "ended": ended })),
-    )
-    .await;
+    let ended = sessions::revoke_others(app.db, now, &client, user.id, keep).await?;
     let message = match ended {
         0 => "There were no other sessions.".to_owned(),
         1 => "Your other session was ended.".to_owned(),

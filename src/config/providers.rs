@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::config::ConfigError;
+use super::ConfigError;
 
 /// One provider, complete and validated.
 #[derive(Clone, Debug)]

@@ -10,7 +10,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, deco
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::scope::Scopes;
+use crate::api_keys::scope::Scopes;
 use crate::config::AppConfig;
 
 const KEY_LABEL: &str = "gatehouse/jwt-hs256/v1";

@@ -6,8 +6,8 @@ use rocket::{State, get, routes};
 use rocket_dyn_templates::Template;
 use sea_orm::DatabaseConnection;
 
-use crate::sessions::guards::Member;
-use crate::web::page::Page;
+use super::page::Page;
+use crate::auth::Member;
 
 pub fn routes() -> Vec<rocket::Route> {
     routes![index, members, health]

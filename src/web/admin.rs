@@ -4,22 +4,20 @@ use rocket::form::FromForm;
 use rocket::response::{Flash, Redirect};
 use rocket::{get, post, routes, uri};
 use rocket_dyn_templates::Template;
-use sea_orm::{ActiveModelTrait as _, Set};
 use serde::Serialize;
 use serde_json::json;
 
-use super::stats;
+use super::client::describe_user_agent;
+use super::page::Page;
+use super::time;
 use crate::accounts::entity as user;
-use crate::accounts::service::{self, AccountChangeError};
+use crate::admin::staff::{self, Acting};
+use crate::admin::stats;
+use crate::auth::csrf::{CsrfForm, NoFields};
+use crate::auth::{AppState, ClientInfo, CurrentUser, Staff, Superuser};
 use crate::error::AppError;
-use crate::security_log::{self, Event, EventKind, entity as event};
-use crate::sessions::guards::{Staff, Superuser};
+use crate::security_log::entity as event;
 use crate::sessions::store;
-use crate::state::AppState;
-use crate::web::client::{ClientInfo, describe_user_agent};
-use crate::web::csrf::{CsrfForm, NoFields};
-use crate::web::page::Page;
-use crate::web::time;
 
 pub fn routes() -> Vec<rocket::Route> {
     routes![
@@ -66,6 +64,31 @@ fn roles(u: &user::Model) -> &'static str {
     }
 }
 
+/// A page of users as the list shows them, with when each was last seen:
+/// a live session's activity, else the last sign-in (sessions end, the
+/// sign-in time stays).
+async fn user_rows(app: &AppState<'_>, found: Vec<user::Model>) -> Result<Vec<UserRow>, AppError> {
+    let ids: Vec<i32> = found.iter().map(|u| u.id).collect();
+    let session_activity = store::last_seen_by_user(app.db, &ids).await?;
+    Ok(found
+        .into_iter()
+        .map(|u| UserRow {
+            id: u.id,
+            roles: roles(&u),
+            active: u.is_active,
+            two_factor: u.has_two_factor(),
+            joined: u.created_at.date().to_string(),
+            last_seen: session_activity
+                .get(&u.id)
+                .copied()
+                .max(u.last_login_at)
+                .map(time::absolute),
+            username: u.username,
+            email: u.email,
+        })
+        .collect())
+}
+
 #[get("/admin/users?<q>&<page>")]
 async fn users(
     _staff: Staff,
@@ -78,30 +101,10 @@ async fn users(
     if query.len() > 254 {
         return Err(AppError::BadRequest("The search text is too long."));
     }
-    let page = crate::web::page_number(page);
+    let page = crate::db::page_number(page);
     let (found, total) = user::search(app.db, query, page - 1, USERS_PER_PAGE).await?;
     let pages = total.div_ceil(USERS_PER_PAGE).max(1);
-    let ids: Vec<i32> = found.iter().map(|u| u.id).collect();
-    let session_activity = store::last_seen_by_user(app.db, &ids).await?;
-    let rows: Vec<UserRow> = found
-        .into_iter()
-        .map(|u| UserRow {
-            id: u.id,
-            roles: roles(&u),
-            active: u.is_active,
-            two_factor: u.has_two_factor(),
-            joined: u.created_at.date().to_string(),
-            // A live session's activity, else the last sign-in (sessions
-            // end, the sign-in time stays).
-            last_seen: session_activity
-                .get(&u.id)
-                .copied()
-                .max(u.last_login_at)
-                .map(time::absolute),
-            username: u.username,
-            email: u.email,
-        })
-        .collect();
+    let rows = user_rows(&app, found).await?;
     let encoded_query = rocket::http::RawStr::new(query)
         .percent_encode()
         .to_string();
@@ -125,14 +128,9 @@ async fn target(app: &AppState<'_>, id: i32) -> Result<user::Model, AppError> {
         .ok_or(AppError::NotFound)
 }
 
-#[get("/admin/users/<id>")]
-async fn user_detail(
-    staff: Staff,
-    id: i32,
-    page: Page<'_>,
-    app: AppState<'_>,
-) -> Result<Template, AppError> {
-    let account = target(&app, id).await?;
+/// An account's live sessions, linked accounts and latest events, as the
+/// staff page shows them.
+async fn activity(app: &AppState<'_>, id: i32) -> Result<serde_json::Value, AppError> {
     let now = app.clock.now();
     let sessions: Vec<_> = store::list_live_for_user(app.db, app.config, now, id)
         .await?
@@ -155,8 +153,20 @@ async fn user_detail(
     let (events, _) = event::page_for_user(app.db, id, 0, EVENTS_SHOWN).await?;
     let events: Vec<_> = events
         .into_iter()
-        .map(|e| crate::security_log::routes::view(e, now))
+        .map(|e| super::security_log::view(e, now))
         .collect();
+    Ok(json!({ "sessions": sessions, "links": links, "events": events }))
+}
+
+#[get("/admin/users/<id>")]
+async fn user_detail(
+    staff: Staff,
+    id: i32,
+    page: Page<'_>,
+    app: AppState<'_>,
+) -> Result<Template, AppError> {
+    let account = target(&app, id).await?;
+    let activity = activity(&app, id).await?;
     let actor = &staff.0.user;
     Ok(page.render(
         "admin/user",
@@ -168,38 +178,30 @@ async fn user_detail(
                 "roles": roles(&account),
                 "active": account.is_active,
                 "is_member": account.is_member,
-                "is_staff": account.is_staff || account.is_superuser,
+                "is_staff": account.counts_as_staff(),
                 "is_superuser": account.is_superuser,
                 "two_factor": account.has_two_factor(),
                 "has_password": account.password_hash.is_some(),
                 "joined": time::absolute(account.created_at),
                 "last_sign_in": account.last_login_at.map(time::absolute),
             },
-            "sessions": sessions,
-            "links": links,
-            "events": events,
-            "may_act": may_act_on(actor, &account).is_ok(),
+            "sessions": activity["sessions"],
+            "links": activity["links"],
+            "events": activity["events"],
+            "may_act": staff::may_act_on(actor, &account).is_ok(),
             "is_self": actor.id == account.id,
             "viewer_is_superuser": actor.is_superuser,
         }),
     ))
 }
 
-/// Staff act on other accounts only, and only a superuser on staff or
-/// superusers. Since nobody acts on themselves and only a superuser can
-/// act on another superuser, at least one superuser always remains.
-fn may_act_on(actor: &user::Model, target: &user::Model) -> Result<(), AppError> {
-    if actor.id == target.id {
-        return Err(AppError::Conflict(
-            "You cannot do this to your own account from the admin pages.",
-        ));
+fn acting<'a>(app: &'a AppState<'_>, client: &'a ClientInfo, actor: &'a CurrentUser) -> Acting<'a> {
+    Acting {
+        db: app.db,
+        now: app.clock.now(),
+        client,
+        actor: &actor.user,
     }
-    if (target.is_staff || target.is_superuser) && !actor.is_superuser {
-        return Err(AppError::Forbidden(
-            "Only a superuser can act on staff accounts.",
-        ));
-    }
-    Ok(())
 }
 
 fn back_to(id: i32, message: impl Into<String>) -> Flash<Redirect> {
@@ -222,45 +224,16 @@ async fn set_active(
     let Some(active) = form.0.active else {
         return Err(AppError::BadRequest("Say `active=true` or `active=false`."));
     };
-    let account = target(&app, id).await?;
-    let actor = &staff.0.user;
-    may_act_on(actor, &account)?;
-    let now = app.clock.now();
-    match service::set_active(app.db, id, active, now).await {
-        Ok(()) => {}
-        Err(AccountChangeError::NotFound) => return Err(AppError::NotFound),
-        Err(AccountChangeError::LastSuperuser) => {
-            return Err(AppError::Conflict(
-                "The last active superuser cannot be deactivated.",
-            ));
-        }
-        Err(AccountChangeError::Db(e)) => return Err(e.into()),
-    }
-    // API keys stop with the account (they check `is_active`); sessions
-    // are ended outright.
-    let ended = if active {
-        0
-    } else {
-        store::delete_others(app.db, id, None).await?
-    };
-    let kind = if active {
-        EventKind::AccountReactivated
-    } else {
-        EventKind::AccountDeactivated
-    };
-    let event = Event::new(id, kind, &client)
-        .by(actor.id)
-        .detail(json!({ "by": actor.username, "sessions_ended": ended }));
-    security_log::record(app.db, now, event).await;
+    let acting = acting(&app, &client, &staff.0);
+    let account = staff::target(&acting, id).await?;
+    staff::set_active(&acting, &account, active).await?;
+    let name = account.username;
     Ok(back_to(
         id,
         if active {
-            format!("{} can sign in again.", account.username)
+            format!("{name} can sign in again.")
         } else {
-            format!(
-                "{} is deactivated and signed out everywhere.",
-                account.username
-            )
+            format!("{name} is deactivated and signed out everywhere.")
         },
     ))
 }
@@ -273,14 +246,9 @@ async fn revoke_sessions(
     app: AppState<'_>,
     client: ClientInfo,
 ) -> Result<Flash<Redirect>, AppError> {
-    let account = target(&app, id).await?;
-    let actor = &staff.0.user;
-    may_act_on(actor, &account)?;
-    let ended = store::delete_others(app.db, id, None).await?;
-    let event = Event::new(id, EventKind::AllSessionsRevokedByStaff, &client)
-        .by(actor.id)
-        .detail(json!({ "by": actor.username, "sessions_ended": ended }));
-    security_log::record(app.db, app.clock.now(), event).await;
+    let acting = acting(&app, &client, &staff.0);
+    let account = staff::target(&acting, id).await?;
+    let ended = staff::end_sessions(&acting, &account).await?;
     Ok(back_to(
         id,
         format!("Ended {ended} session(s) of {}.", account.username),
@@ -303,27 +271,9 @@ async fn set_roles(
     app: AppState<'_>,
     client: ClientInfo,
 ) -> Result<Flash<Redirect>, AppError> {
-    let account = target(&app, id).await?;
-    let actor = &superuser.0.user;
-    may_act_on(actor, &account)?;
-    let RolesForm {
-        is_member,
-        is_staff,
-    } = form.0;
-    let now = app.clock.now();
-    user::ActiveModel {
-        id: Set(id),
-        is_member: Set(is_member),
-        is_staff: Set(is_staff),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-    .update(app.db)
-    .await?;
-    let event = Event::new(id, EventKind::RolesChanged, &client)
-        .by(actor.id)
-        .detail(json!({ "by": actor.username, "member": is_member, "staff": is_staff }));
-    security_log::record(app.db, now, event).await;
+    let acting = acting(&app, &client, &superuser.0);
+    let account = staff::target(&acting, id).await?;
+    staff::set_roles(&acting, &account, form.0.is_member, form.0.is_staff).await?;
     Ok(back_to(id, format!("Roles of {} saved.", account.username)))
 }
 
@@ -339,29 +289,16 @@ async fn delete_user(
     id: i32,
     form: CsrfForm<DeleteForm<'_>>,
     app: AppState<'_>,
+    client: ClientInfo,
 ) -> Result<Flash<Redirect>, AppError> {
-    let account = target(&app, id).await?;
-    let actor = &superuser.0.user;
-    may_act_on(actor, &account)?;
+    let acting = acting(&app, &client, &superuser.0);
+    let account = staff::target(&acting, id).await?;
     if form.0.confirm != account.username {
         return Err(AppError::BadRequest(
             "To delete an account, type its username exactly to confirm.",
         ));
     }
-    match service::delete_user(app.db, id).await {
-        Ok(()) => {}
-        Err(AccountChangeError::NotFound) => return Err(AppError::NotFound),
-        Err(AccountChangeError::LastSuperuser) => {
-            return Err(AppError::Conflict("The last superuser cannot be deleted."));
-        }
-        Err(AccountChangeError::Db(e)) => return Err(e.into()),
-    }
-    // The account's own log went with it; the operator log keeps the fact.
-    tracing::info!(
-        deleted = id,
-        by = actor.id,
-        "account deleted by a superuser"
-    );
+    staff::delete(&acting, &account).await?;
     Ok(Flash::success(
         Redirect::to(uri!(users(_, _))),
         format!(

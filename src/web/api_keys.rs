@@ -4,31 +4,21 @@ use rocket::form::FromForm;
 use rocket::response::{Flash, Redirect};
 use rocket::{get, post, routes, uri};
 use rocket_dyn_templates::Template;
-use sea_orm::{ActiveModelTrait as _, Set};
 use serde::Serialize;
 use serde_json::json;
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 
-use super::entity::{self as api_key};
-use super::key;
-use crate::api::scope::Scopes;
+use super::forms::FormResponse;
+use super::page::Page;
+use crate::api_keys::entity as api_key;
+use crate::api_keys::service::{self, CreateError, NewKey};
+use crate::auth::csrf::{CsrfForm, NoFields};
+use crate::auth::{AppState, ClientInfo, CurrentUser};
 use crate::error::AppError;
-use crate::security_log::{self, Event, EventKind};
-use crate::sessions::guards::CurrentUser;
-use crate::state::AppState;
-use crate::web::client::ClientInfo;
-use crate::web::csrf::{CsrfForm, NoFields};
-use crate::web::forms::{FormErrors, FormResponse};
-use crate::web::page::Page;
 
 pub fn routes() -> Vec<rocket::Route> {
     routes![keys_page, create_key, revoke_key]
 }
-
-/// More than this many live keys is a sign of keys not being revoked.
-const MAX_KEYS_PER_USER: u64 = 50;
-const MAX_NAME_LEN: usize = 64;
-const EXPIRY_CHOICES: [i64; 3] = [30, 90, 365];
 
 #[derive(FromForm)]
 pub struct CreateKeyForm<'r> {
@@ -131,64 +121,28 @@ async fn create_key(
 ) -> Result<FormResponse, AppError> {
     let form = form.0;
     let user_id = current.user.id;
-    let mut errors = FormErrors::default();
-    let name = form.name.trim();
-    if name.is_empty() || name.chars().count() > MAX_NAME_LEN {
-        errors.add(
-            "name",
-            format!("Give the key a name of 1 to {MAX_NAME_LEN} characters."),
-        );
-    }
-    let scopes = errors.check(
-        "scopes",
-        Scopes::from_names(form.scopes.iter().copied()).ok_or("Choose `read`, `write` or both."),
-    );
-    let expires_days = match form.expires_days {
-        "" | "none" => None,
-        text => match text.parse::<i64>() {
-            Ok(days) if EXPIRY_CHOICES.contains(&days) => Some(days),
-            _ => {
-                errors.add("expires_days", "Choose 30, 90 or 365 days, or no expiry.");
-                None
-            }
-        },
-    };
-    if api_key::count_unrevoked_for_user(app.db, user_id).await? >= MAX_KEYS_PER_USER {
-        errors.add(
-            "name",
-            format!("You have {MAX_KEYS_PER_USER} keys; revoke some before creating more."),
-        );
-    }
-    let Some(scopes) = scopes.filter(|_| errors.is_empty()) else {
-        let extra = json!({
-            "values": { "name": name, "scopes": form.scopes, "expires_days": form.expires_days },
-            "errors": errors,
-        });
-        return Ok(FormResponse::Invalid(
-            render(&page, &app, user_id, extra).await?,
-        ));
+    let input = NewKey {
+        name: form.name,
+        scopes: &form.scopes,
+        expires_days: form.expires_days,
     };
     let now = app.clock.now();
-    let new_key = key::generate();
-    api_key::ActiveModel {
-        user_id: Set(user_id),
-        name: Set(name.to_owned()),
-        prefix: Set(new_key.prefix.clone()),
-        key_hash: Set(new_key.hash),
-        scopes: Set(scopes.to_string()),
-        created_at: Set(now),
-        expires_at: Set(expires_days.map(|days| now + Duration::days(days))),
-        ..Default::default()
+    match service::create(app.db, now, &client, user_id, &input).await {
+        Ok(new_key) => {
+            let extra = json!({ "new_key": new_key.key, "new_key_name": form.name.trim() });
+            Ok(FormResponse::Created(
+                render(&page, &app, user_id, extra).await?,
+            ))
+        }
+        Err(CreateError::Invalid(errors)) => {
+            let values = json!({ "name": form.name.trim(), "scopes": form.scopes, "expires_days": form.expires_days });
+            let extra = json!({ "values": values, "errors": errors });
+            Ok(FormResponse::Invalid(
+                render(&page, &app, user_id, extra).await?,
+            ))
+        }
+        Err(CreateError::Failed(e)) => Err(e),
     }
-    .insert(app.db)
-    .await?;
-    let event = Event::new(user_id, EventKind::ApiKeyCreated, &client)
-        .detail(json!({ "name": name, "key": new_key.prefix, "scopes": scopes.to_string() }));
-    security_log::record(app.db, now, event).await;
-    let extra = json!({ "new_key": new_key.key, "new_key_name": name });
-    Ok(FormResponse::Created(
-        render(&page, &app, user_id, extra).await?,
-    ))
 }
 
 #[post("/account/api-keys/<id>/revoke", data = "<_form>")]
@@ -200,12 +154,9 @@ async fn revoke_key(
     client: ClientInfo,
 ) -> Result<Flash<Redirect>, AppError> {
     let now = app.clock.now();
-    let Some(revoked) = api_key::revoke(app.db, current.user.id, id, now).await? else {
+    if !service::revoke(app.db, now, &client, current.user.id, id).await? {
         return Err(AppError::NotFound);
-    };
-    let event = Event::new(current.user.id, EventKind::ApiKeyRevoked, &client)
-        .detail(json!({ "name": revoked.name, "key": revoked.prefix }));
-    security_log::record(app.db, now, event).await;
+    }
     Ok(Flash::success(
         Redirect::to(uri!(keys_page)),
         "The key was revoked. Requests using it now get 401.",

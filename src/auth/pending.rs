@@ -8,6 +8,7 @@ use rocket::http::CookieJar;
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
+use super::cookies;
 use crate::config::AppConfig;
 
 const COOKIE: &str = "gatehouse_2fa";
@@ -49,7 +50,7 @@ pub fn begin(
         method: method.to_owned(),
         expires_at: (now + LIFETIME).unix_timestamp(),
     };
-    let mut cookie = crate::web::cookie(
+    let mut cookie = cookies::build(
         config,
         COOKIE,
         serde_json::to_string(&pending).expect("a pending sign-in serializes"),
@@ -64,11 +65,11 @@ pub fn current(
     config: &AppConfig,
     now: OffsetDateTime,
 ) -> Option<PendingSignIn> {
-    let cookie = cookies.get_private(&crate::web::cookie_name(config, COOKIE))?;
+    let cookie = cookies.get_private(&cookies::name(config, COOKIE))?;
     let pending: PendingSignIn = serde_json::from_str(cookie.value()).ok()?;
     (pending.expires_at > now.unix_timestamp()).then_some(pending)
 }
 
 pub fn clear(cookies: &CookieJar<'_>, config: &AppConfig) {
-    cookies.remove_private(crate::web::cookie(config, COOKIE, String::new()));
+    cookies.remove_private(cookies::build(config, COOKIE, String::new()));
 }

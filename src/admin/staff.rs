@@ -1,0 +1,133 @@
+//! What staff do to other accounts: (de)activate, end every session, set
+//! roles, delete. Each action checks who may act on whom, makes the
+//! change, and records it: in the account's log naming the staff member,
+//! or for a deletion (which takes the account's own log with it) in the
+//! acting staff member's log, naming the deleted account.
+
+use sea_orm::DatabaseConnection;
+use serde_json::json;
+use time::OffsetDateTime;
+
+use crate::accounts::entity as user;
+use crate::accounts::service::{self, begin_superuser_safe};
+use crate::client::ClientInfo;
+use crate::error::AppError;
+use crate::security_log::{self, Event, EventKind};
+use crate::sessions::store;
+
+/// A staff member acting, from where, and when.
+pub struct Acting<'a> {
+    pub db: &'a DatabaseConnection,
+    pub now: OffsetDateTime,
+    pub client: &'a ClientInfo,
+    pub actor: &'a user::Model,
+}
+
+/// Staff act on other accounts only, and only a superuser on staff or
+/// superusers. Since nobody acts on themselves and only a superuser can
+/// act on another superuser, at least one superuser always remains.
+pub fn may_act_on(actor: &user::Model, target: &user::Model) -> Result<(), AppError> {
+    if actor.id == target.id {
+        return Err(AppError::Conflict(
+            "You cannot do this to your own account from the admin pages.",
+        ));
+    }
+    if target.counts_as_staff() && !actor.is_superuser {
+        return Err(AppError::Forbidden(
+            "Only a superuser can act on staff accounts.",
+        ));
+    }
+    Ok(())
+}
+
+/// The account `id`, if `acting.actor` may act on it.
+pub async fn target(acting: &Acting<'_>, id: i32) -> Result<user::Model, AppError> {
+    let account = user::find_by_id(acting.db, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    may_act_on(acting.actor, &account)?;
+    Ok(account)
+}
+
+impl Acting<'_> {
+    async fn record(&self, user_id: i32, kind: EventKind, detail: serde_json::Value) {
+        let event = Event::new(user_id, kind, self.client)
+            .by(self.actor.id)
+            .detail(detail);
+        security_log::record(self.db, self.now, event).await;
+    }
+}
+
+/// Turns an account on or off; turning it off ends its sessions (its API
+/// keys stop with it, since they check `is_active`). Answers how many
+/// sessions ended.
+pub async fn set_active(
+    acting: &Acting<'_>,
+    account: &user::Model,
+    active: bool,
+) -> Result<u64, AppError> {
+    service::set_active(acting.db, account.id, active, acting.now)
+        .await
+        .map_err(|e| e.saying("The last active superuser cannot be deactivated."))?;
+    let ended = if active {
+        0
+    } else {
+        store::delete_others(acting.db, account.id, None).await?
+    };
+    let kind = if active {
+        EventKind::AccountReactivated
+    } else {
+        EventKind::AccountDeactivated
+    };
+    let detail = json!({ "by": acting.actor.username, "sessions_ended": ended });
+    acting.record(account.id, kind, detail).await;
+    Ok(ended)
+}
+
+/// Ends every session of an account. Answers how many ended.
+pub async fn end_sessions(acting: &Acting<'_>, account: &user::Model) -> Result<u64, AppError> {
+    let ended = store::delete_others(acting.db, account.id, None).await?;
+    let detail = json!({ "by": acting.actor.username, "sessions_ended": ended });
+    acting
+        .record(account.id, EventKind::AllSessionsRevokedByStaff, detail)
+        .await;
+    Ok(ended)
+}
+
+/// Sets the member and staff roles (superusers only; the caller's guard
+/// says so).
+pub async fn set_roles(
+    acting: &Acting<'_>,
+    account: &user::Model,
+    is_member: bool,
+    is_staff: bool,
+) -> Result<(), AppError> {
+    service::set_roles(acting.db, account.id, is_member, is_staff, acting.now).await?;
+    let detail = json!({ "by": acting.actor.username, "member": is_member, "staff": is_staff });
+    acting
+        .record(account.id, EventKind::RolesChanged, detail)
+        .await;
+    Ok(())
+}
+
+/// Deletes an account with everything it owns (the foreign keys cascade),
+/// unless it is the last active superuser, and records the deletion in
+/// the actor's own log in the same transaction.
+pub async fn delete(acting: &Acting<'_>, account: &user::Model) -> Result<(), AppError> {
+    let txn = begin_superuser_safe(acting.db, account.id, |user| user.is_superuser)
+        .await
+        .map_err(|e| e.saying("The last superuser cannot be deleted."))?;
+    user::delete_by_id(&txn, account.id).await?;
+    let event = Event::new(acting.actor.id, EventKind::AccountDeleted, acting.client)
+        .by(acting.actor.id)
+        .detail(json!({ "account": account.username }));
+    security_log::record(&txn, acting.now, event).await;
+    txn.commit().await?;
+    // The operator log keeps the fact too.
+    tracing::info!(
+        deleted = account.id,
+        by = acting.actor.id,
+        "account deleted by staff"
+    );
+    Ok(())
+}

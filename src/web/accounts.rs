@@ -1,0 +1,213 @@
+//! Handlers for `/signup`, `/login`, `/logout` and `/account`.
+
+use rocket::http::CookieJar;
+use rocket::response::{Flash, Redirect};
+use rocket::{Either, get, post, routes, uri};
+use rocket_dyn_templates::Template;
+use serde_json::json;
+
+use super::forms::{FormErrors, FormResponse};
+use super::page::Page;
+use super::safe_next;
+use crate::accounts::forms::{ChangePasswordForm, LoginForm, SignupForm};
+use crate::accounts::service::Registration;
+use crate::auth::csrf::{CsrfForm, NoFields};
+use crate::auth::password::{self, PasswordChange, PasswordChangeError};
+use crate::auth::sign_in::{self, Holder, NewAccount, Outcome, Refusal};
+use crate::auth::{AppState, ClientInfo, CurrentUser, session};
+use crate::error::AppError;
+
+pub fn routes() -> Vec<rocket::Route> {
+    routes![
+        signup_page,
+        signup,
+        login_page,
+        login,
+        logout,
+        account,
+        change_password
+    ]
+}
+
+#[get("/signup")]
+fn signup_page(page: Page<'_>) -> Either<Redirect, Template> {
+    if page.is_signed_in() {
+        return Either::Left(Redirect::to(uri!(account)));
+    }
+    Either::Right(page.render("accounts/signup", json!({ "values": {}, "errors": {} })))
+}
+
+#[post("/signup", data = "<form>")]
+async fn signup(
+    form: CsrfForm<SignupForm<'_>>,
+    page: Page<'_>,
+    app: AppState<'_>,
+    client: ClientInfo,
+    cookies: &CookieJar<'_>,
+) -> Result<FormResponse, AppError> {
+    let form = form.0;
+    let registration = Registration {
+        username: form.username,
+        email: form.email,
+        password: form.password,
+    };
+    let rerender = |errors: &FormErrors| {
+        let values = json!({ "username": form.username, "email": form.email });
+        let context = json!({ "values": values, "errors": errors });
+        page.render("accounts/signup", context)
+    };
+    let user = match sign_in::with_new_account(&app, &client, cookies, registration).await? {
+        NewAccount::Created(user) => user,
+        NewAccount::Invalid(errors) => return Ok(FormResponse::Invalid(rerender(&errors))),
+        NewAccount::Taken(errors) => return Ok(FormResponse::Conflict(rerender(&errors))),
+    };
+    Ok(FormResponse::Redirect(Flash::success(
+        Redirect::to(uri!(account)),
+        format!("Welcome, {}! Your account is ready.", user.username),
+    )))
+}
+
+#[get("/login?<next>")]
+fn login_page(next: Option<&str>, page: Page<'_>) -> Either<Redirect, Template> {
+    let next = next.and_then(safe_next);
+    if page.is_signed_in() {
+        return Either::Left(Redirect::to(next.unwrap_or("/account").to_owned()));
+    }
+    Either::Right(page.render(
+        "accounts/login",
+        json!({ "values": { "next": next.unwrap_or("") }, "errors": {} }),
+    ))
+}
+
+#[post("/login", data = "<form>")]
+async fn login(
+    form: CsrfForm<LoginForm<'_>>,
+    page: Page<'_>,
+    app: AppState<'_>,
+    client: ClientInfo,
+    cookies: &CookieJar<'_>,
+) -> Result<FormResponse, AppError> {
+    let form = form.0;
+    let next = safe_next(form.next);
+    let holder = Holder::Browser {
+        cookies,
+        remember: form.remember,
+        next,
+    };
+    let (login, password) = (form.login, form.password);
+    match sign_in::with_password(&app, &client, holder, login, password, None, "password").await? {
+        Outcome::SignedIn(signed) => Ok(FormResponse::Redirect(Flash::success(
+            Redirect::to(next.unwrap_or("/account").to_owned()),
+            signed.greeting,
+        ))),
+        Outcome::NeedsSecondFactor => Ok(FormResponse::Redirect(to_second_step())),
+        Outcome::Refused(Refusal::Limited { retry_after }) => {
+            Err(AppError::TooManyRequests { retry_after })
+        }
+        Outcome::Refused(_) => {
+            let errors = FormErrors::single("login", "Incorrect username, email or password.");
+            let values = json!({ "login": login.trim(), "next": next.unwrap_or(""), "remember": form.remember });
+            let context = json!({ "values": values, "errors": errors });
+            Ok(FormResponse::Refused(
+                page.render("accounts/login", context),
+            ))
+        }
+    }
+}
+
+/// Where a sign-in whose first factor was right goes next.
+pub fn to_second_step() -> Flash<Redirect> {
+    Flash::new(
+        Redirect::to("/login/2fa"),
+        "info",
+        "Now enter the code from your authenticator app.",
+    )
+}
+
+/// Only a POST signs out: a link or an image tag elsewhere cannot.
+#[post("/logout", data = "<_form>")]
+async fn logout(
+    _form: CsrfForm<NoFields>,
+    current: Option<CurrentUser>,
+    app: AppState<'_>,
+    client: ClientInfo,
+    cookies: &CookieJar<'_>,
+) -> Result<Flash<Redirect>, AppError> {
+    if let Some(current) = &current {
+        session::sign_out(&app, cookies, &client, current).await?;
+    }
+    Ok(Flash::success(Redirect::to("/"), "You are signed out."))
+}
+
+#[get("/account")]
+async fn account(
+    current: CurrentUser,
+    page: Page<'_>,
+    app: AppState<'_>,
+) -> Result<Template, AppError> {
+    let context = account_context(&current, &app, &FormErrors::default()).await?;
+    Ok(page.render("accounts/account", context))
+}
+
+/// The account page's own facts. Recovery codes are counted only when 2FA
+/// is on, so a plain account page stays at one query.
+async fn account_context(
+    current: &CurrentUser,
+    app: &AppState<'_>,
+    errors: &FormErrors,
+) -> Result<serde_json::Value, AppError> {
+    let user = &current.user;
+    let recovery_codes_left = if user.has_two_factor() {
+        crate::two_factor::entity::count_unused(app.db, user.id).await?
+    } else {
+        0
+    };
+    Ok(json!({
+        "has_password": user.password_hash.is_some(),
+        "joined": user.created_at.date().to_string(),
+        "two_factor": user.has_two_factor(),
+        "recovery_codes_left": recovery_codes_left,
+        "errors": errors,
+    }))
+}
+
+#[post("/account/password", data = "<form>")]
+async fn change_password(
+    current: CurrentUser,
+    form: CsrfForm<ChangePasswordForm<'_>>,
+    page: Page<'_>,
+    app: AppState<'_>,
+    client: ClientInfo,
+) -> Result<FormResponse, AppError> {
+    let form = form.0;
+    let user = &current.user;
+    // An account made through OAuth has no password yet and may set one.
+    let confirmed = user.password_hash.is_none()
+        || sign_in::confirm_password(&app, &client, user, form.current_password).await?;
+    let change = PasswordChange {
+        confirmed,
+        new_password: form.new_password,
+        keep_session: current.session().map(|session| session.id),
+    };
+    let now = app.clock.now();
+    let ended =
+        match password::change_password(app.db, app.hasher, now, &client, user, change).await {
+            Ok(ended) => ended,
+            Err(PasswordChangeError::Invalid(errors)) => {
+                let context = account_context(&current, &app, &errors).await?;
+                return Ok(FormResponse::Invalid(
+                    page.render("accounts/account", context),
+                ));
+            }
+            Err(PasswordChangeError::Failed(e)) => return Err(e),
+        };
+    let message = match ended {
+        0 => "Your password was changed.".to_owned(),
+        1 => "Your password was changed, and your other session was signed out.".to_owned(),
+        n => format!("Your password was changed, and your {n} other sessions were signed out."),
+    };
+    Ok(FormResponse::Redirect(Flash::success(
+        Redirect::to(uri!(account)),
+        message,
+    )))
+}

@@ -1,0 +1,153 @@
+//! Rendering [`AppError`] and the catchers. Every failure ends here and is
+//! answered the way its caller understands: an HTML page for a
+//! browser, `{"error", "message"}` JSON under `/api`. Causes of 5xx errors
+//! are logged with their chain and never shown.
+
+use std::io::Cursor;
+
+use rocket::http::{ContentType, Header, Status};
+use rocket::request::Request;
+use rocket::response::{self, Flash, Redirect, Responder, Response};
+use rocket::{Catcher, catcher};
+use rocket_dyn_templates::{Template, context};
+
+use crate::auth::refusal::{self, ErrorDetail, explain_retry_after, is_api};
+use crate::config::AppConfig;
+use crate::error::AppError;
+
+impl<'r> Responder<'r, 'static> for AppError {
+    fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
+        match &self {
+            AppError::Db(e) => tracing::error!(error = %e, "database error"),
+            AppError::Internal(e) => tracing::error!(error = ?e, "internal error"),
+            _ => {}
+        }
+        if let AppError::TooManyRequests { retry_after }
+        | AppError::ServiceUnavailable { retry_after } = self
+        {
+            explain_retry_after(req, retry_after);
+        }
+        error_response(req, self.status(), self.public_message())
+    }
+}
+
+/// The response for an error status: JSON under `/api`, a redirect to the
+/// sign-in page for an anonymous browser, otherwise the error page.
+pub fn error_response(
+    req: &Request<'_>,
+    status: Status,
+    message: Option<&str>,
+) -> response::Result<'static> {
+    let detail = refusal::detail(req);
+    let message = message
+        .or(detail.message)
+        .unwrap_or_else(|| stock_message(status));
+    let mut response = render_error(req, status, message, detail)?;
+    if let Some(seconds) = detail
+        .retry_after
+        .filter(|_| matches!(status.code, 429 | 503))
+    {
+        response.set_header(Header::new("Retry-After", seconds.to_string()));
+    }
+    Ok(response)
+}
+
+fn render_error(
+    req: &Request<'_>,
+    status: Status,
+    message: &str,
+    detail: &ErrorDetail,
+) -> response::Result<'static> {
+    if is_api(req) {
+        let code = detail.code.unwrap_or_else(|| api_error_code(status));
+        let body = serde_json::json!({ "error": code, "message": message });
+        let mut response = Response::build()
+            .status(status)
+            .header(ContentType::JSON)
+            .sized_body(None, Cursor::new(body.to_string()))
+            .finalize();
+        if status == Status::Unauthorized {
+            // RFC 6750 §3: name the error only when a token was presented.
+            let challenge = match detail.code {
+                Some(code) => format!(r#"Bearer realm="gatehouse", error="{code}""#),
+                None => r#"Bearer realm="gatehouse""#.to_owned(),
+            };
+            response.set_header(Header::new("WWW-Authenticate", challenge));
+        }
+        return Ok(response);
+    }
+    if status == Status::Unauthorized {
+        return Redirect::to(super::login_uri_for(req)).respond_to(req);
+    }
+    if let Some(to) = detail.redirect {
+        return Flash::error(Redirect::to(to), message.to_owned()).respond_to(req);
+    }
+    let site_name = req
+        .rocket()
+        .state::<AppConfig>()
+        .map_or("Gatehouse", |c| c.site_name.as_str());
+    let page = Template::render(
+        "errors/error.html",
+        context! {
+            site_name,
+            status: status.code,
+            title: status.reason_lossy(),
+            message,
+        },
+    );
+    match page.respond_to(req) {
+        Ok(mut response) => {
+            response.set_status(status);
+            Ok(response)
+        }
+        // Templates are unavailable: a plain page still says what happened.
+        Err(_) => Response::build()
+            .status(status)
+            .header(ContentType::Plain)
+            .sized_body(None, Cursor::new(format!("{status}: {message}")))
+            .ok(),
+    }
+}
+
+fn stock_message(status: Status) -> &'static str {
+    match status.code {
+        400 => "The request could not be understood.",
+        401 => "You need to sign in first.",
+        403 => "You do not have permission to do that.",
+        404 => "There is nothing here.",
+        405 => "That method is not allowed here.",
+        413 => "The request is too large.",
+        415 => "That content type is not supported here.",
+        422 => "The submitted data could not be processed.",
+        429 => "Too many requests. Wait a little and try again.",
+        502 => "An upstream service failed. Try again later.",
+        503 => "The service is unavailable right now. Try again shortly.",
+        _ => "Something went wrong on our side. Try again later.",
+    }
+}
+
+fn api_error_code(status: Status) -> &'static str {
+    match status.code {
+        400 => "invalid_request",
+        401 => "unauthorized",
+        403 => "forbidden",
+        404 => "not_found",
+        405 => "method_not_allowed",
+        413 => "payload_too_large",
+        415 => "unsupported_media_type",
+        422 => "unprocessable_entity",
+        429 => "rate_limited",
+        502 => "bad_gateway",
+        503 => "unavailable",
+        _ => "internal_error",
+    }
+}
+
+fn handle<'r>(status: Status, req: &'r Request<'_>) -> catcher::BoxFuture<'r> {
+    Box::pin(async move { error_response(req, status, None) })
+}
+
+/// One catcher for every status, registered at `/`.
+pub fn catchers() -> Vec<Catcher> {
+    vec![Catcher::new(None, handle)]
+}
