@@ -93,7 +93,10 @@ pub async fn current<'r>(req: &'r Request<'_>) -> Result<Option<&'r Authenticate
         })
         .await;
     match lookup {
-        Lookup::Found(auth) => Ok(Some(auth)),
+        Lookup::Found(auth) => {
+            crate::telemetry::note_user(req, auth.user.id);
+            Ok(Some(auth))
+        }
         Lookup::Anonymous => Ok(None),
         Lookup::Refused {
             status,

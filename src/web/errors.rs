@@ -100,7 +100,7 @@ fn render_error(
             "retry_after": retry_after.map(wait_text),
         }),
     );
-    let page = Template::render("errors/error", serde_json::Value::Object(context));
+    let page = Template::render("errors/error.html", serde_json::Value::Object(context));
     match page.respond_to(req) {
         Ok(mut response) => {
             response.set_status(status);

@@ -12,6 +12,7 @@ pub mod forms;
 pub mod handoff;
 pub mod headers;
 mod home;
+pub mod metrics;
 mod oauth;
 pub mod page;
 mod security_log;

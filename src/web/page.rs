@@ -115,7 +115,7 @@ impl Page<'_> {
                 serde_json::json!({ "kind": kind, "message": message }),
             );
         }
-        Template::render(template, Value::Object(map))
+        Template::render(crate::assets::template_name(template), Value::Object(map))
     }
 }
 
