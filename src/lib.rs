@@ -36,6 +36,8 @@ pub mod accounts;
 pub mod admin;
 /// API keys: format, storage, scopes, creating and revoking.
 pub mod api_keys;
+/// The email outbox, its worker and the mailers (SMTP or files).
+pub mod email;
 /// The background sweeper of expired rows.
 pub mod maintenance;
 /// OAuth providers, identities and linked accounts.
@@ -75,6 +77,7 @@ pub fn rocket(figment: rocket::figment::Figment) -> Rocket<Build> {
     rocket::custom(config::with_defaults(figment))
         .attach(auth::state::fairing())
         .attach(maintenance::fairing())
+        .attach(email::worker::Worker)
         .attach(assets::fairing())
         .attach(web::headers::SecurityHeaders)
         .attach(telemetry::Telemetry)

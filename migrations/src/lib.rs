@@ -11,6 +11,7 @@ mod m20261122_000004_security_events;
 mod m20261122_000005_api_keys;
 mod m20261122_000006_linked_accounts;
 mod m20261122_000007_rate_limit_counters;
+mod m20261129_000008_outbox;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000005_api_keys::Migration),
             Box::new(m20261122_000006_linked_accounts::Migration),
             Box::new(m20261122_000007_rate_limit_counters::Migration),
+            Box::new(m20261129_000008_outbox::Migration),
         ]
     }
 }

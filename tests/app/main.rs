@@ -14,6 +14,7 @@ mod browser;
 mod cli;
 mod csrf;
 mod deployment;
+mod email;
 mod guards;
 mod hardening;
 mod hashing;
