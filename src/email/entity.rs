@@ -73,6 +73,14 @@ pub async fn due_ids(
         .await
 }
 
+/// How many messages wait to be sent, due or not.
+pub async fn count_unsent(db: &DatabaseConnection) -> Result<u64, DbErr> {
+    Entity::find()
+        .filter(Column::SentAt.is_null())
+        .count(db)
+        .await
+}
+
 /// Claims one due message for `lease`: one conditional update, so of
 /// several instances racing for the row exactly one gets it, and the row
 /// stays invisible to the others until the lease runs out (a crash while

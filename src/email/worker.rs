@@ -6,7 +6,8 @@
 //! whose server refused or was unreachable is tried again after a backoff,
 //! and one claimed by an instance that died is taken up when its lease
 //! ends. On start every unsent due message is taken up at once; on
-//! shutdown one last round runs, for a few seconds at most.
+//! shutdown one last round runs, for a few seconds at most. Each round
+//! also counts the unsent messages into the `outbox_backlog` metric.
 
 use std::sync::Arc;
 
@@ -171,6 +172,10 @@ impl Fairing for Worker {
 async fn run_round(db: &DatabaseConnection, delivery: &Delivery, clock: &Clock) {
     if let Err(e) = deliver_due(db, delivery, clock).await {
         tracing::error!(error = %e, "reading the outbox failed");
+    }
+    match entity::count_unsent(db).await {
+        Ok(unsent) => crate::telemetry::metrics::outbox_backlog(unsent),
+        Err(e) => tracing::error!(error = %e, "counting the outbox failed"),
     }
 }
 

@@ -59,6 +59,7 @@ struct Metrics {
     pool_connections: Family<PoolLabels, Gauge>,
     pool_max: Gauge,
     pool_slow_acquires: Counter,
+    outbox_backlog: Gauge,
 }
 
 /// 0.5 ms to about 8 s, doubling.
@@ -79,6 +80,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         pool_connections: Family::default(),
         pool_max: Gauge::default(),
         pool_slow_acquires: Counter::default(),
+        outbox_backlog: Gauge::default(),
         registry: Registry::default(),
     };
     registry.register(
@@ -131,6 +133,11 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         "db_pool_slow_acquires",
         "Waits for a database connection longer than 100 ms",
         metrics.pool_slow_acquires.clone(),
+    );
+    registry.register(
+        "outbox_backlog",
+        "Emails in the outbox not yet accepted by the mail server",
+        metrics.outbox_backlog.clone(),
     );
     Metrics {
         registry,
@@ -194,6 +201,13 @@ pub fn session_created(kind: &'static str) {
 /// A wait for a database connection went past the slow threshold.
 pub fn slow_pool_acquire() {
     METRICS.pool_slow_acquires.inc();
+}
+
+/// The outbox worker's latest count of unsent messages.
+pub fn outbox_backlog(unsent: u64) {
+    METRICS
+        .outbox_backlog
+        .set(i64::try_from(unsent).unwrap_or(i64::MAX));
 }
 
 /// The database pool as it is now.

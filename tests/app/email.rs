@@ -161,6 +161,12 @@ async fn a_refused_message_is_tried_again_after_the_backoff() {
     // Not before the backoff (15 s on the app's clock)...
     rocket::tokio::time::sleep(Duration::from_millis(1200)).await;
     assert!(server.messages().await.is_empty());
+    // The backlog is a metric (the registry is the process's, shared by
+    // the tests running beside this one, so only its presence is checked).
+    let prometheus = app.browser();
+    prometheus.set_remote("127.0.0.1:9090");
+    let metrics = prometheus.get("/metrics").await.body;
+    assert!(metrics.contains("gatehouse_outbox_backlog "), "{metrics}");
     // ...and soon after it.
     app.clock.advance(time::Duration::seconds(16));
     assert_eq!(server.wait_for(1, Duration::from_secs(5)).await.len(), 1);
