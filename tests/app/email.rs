@@ -297,3 +297,22 @@ async fn a_bad_smtp_url_stops_the_start() {
         rocket::error::ErrorKind::FailedFairings(_)
     ));
 }
+
+#[rocket::async_test]
+async fn an_smtp_url_without_tls_none_never_sends_in_plain_text() {
+    // The test's server offers no STARTTLS: with a plain `smtp://` URL the
+    // message must wait rather than cross the network unencrypted.
+    let server = SmtpServer::start(0).await;
+    let url = format!("smtp://127.0.0.1:{}", server.port);
+    let app = app().config("email.smtp_url", url).spawn().await;
+    queue(&app, "ann@example.com", "Gatehouse: secret link").await;
+    let start = std::time::Instant::now();
+    while rows(&app.db).await[0].attempts == 0 && start.elapsed() < Duration::from_secs(5) {
+        rocket::tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let row = &rows(&app.db).await[0];
+    assert_eq!(row.attempts, 1);
+    assert!(row.sent_at.is_none());
+    assert!(row.last_error.is_some());
+    assert!(server.messages().await.is_empty());
+}
