@@ -60,6 +60,7 @@ struct Metrics {
     pool_max: Gauge,
     pool_slow_acquires: Counter,
     outbox_backlog: Gauge,
+    password_hashes_refused: Counter,
 }
 
 /// 0.5 ms to about 8 s, doubling.
@@ -81,6 +82,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         pool_max: Gauge::default(),
         pool_slow_acquires: Counter::default(),
         outbox_backlog: Gauge::default(),
+        password_hashes_refused: Counter::default(),
         registry: Registry::default(),
     };
     registry.register(
@@ -138,6 +140,11 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         "outbox_backlog",
         "Emails in the outbox not yet accepted by the mail server",
         metrics.outbox_backlog.clone(),
+    );
+    registry.register(
+        "password_hashes_refused",
+        "Sign-ins, sign-ups and confirmations answered 503 because the hashing queue was full",
+        metrics.password_hashes_refused.clone(),
     );
     Metrics {
         registry,
@@ -210,6 +217,11 @@ pub fn outbox_backlog(unsent: u64) {
         .set(i64::try_from(unsent).unwrap_or(i64::MAX));
 }
 
+/// A password hash or verification was refused: the hashing queue was full.
+pub fn password_hash_refused() {
+    METRICS.password_hashes_refused.inc();
+}
+
 /// The database pool as it is now.
 #[derive(Clone, Copy, Debug)]
 pub struct PoolState {
@@ -248,6 +260,7 @@ mod tests {
     fn counted_requests_appear_in_the_exposition() {
         request("GET", "/metrics-unit-test", 200, Duration::from_millis(3));
         security_event("sign_in_failed", Some("password"));
+        password_hash_refused();
         let text = encode(Some(PoolState {
             size: 3,
             idle: 1,
@@ -258,6 +271,7 @@ mod tests {
         ));
         assert!(text.contains(r#"gatehouse_db_pool_connections{state="in_use"} 2"#));
         assert!(text.contains("gatehouse_http_request_duration_seconds_bucket"));
+        assert!(text.contains("gatehouse_password_hashes_refused_total"));
         assert!(text.ends_with("# EOF\n"));
     }
 }
