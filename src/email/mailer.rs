@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::pin::Pin;
 use std::time::Duration;
 
+use lettre::Address;
 use lettre::message::{Mailbox, Message, header::ContentType};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use serde::Deserialize;
@@ -51,19 +52,12 @@ const SMTP_TIMEOUT: Duration = Duration::from_secs(10);
 impl EmailSettings {
     /// The sender: `email.from`, or `<site_name> <noreply@<host of public_url>>`.
     pub fn from_mailbox(&self, config: &AppConfig) -> Result<Mailbox, String> {
-        let from = match &self.from {
-            Some(from) => from.clone(),
-            None => {
-                let host = config
-                    .public_url
-                    .split_once("://")
-                    .map_or(config.public_url.as_str(), |(_, rest)| rest);
-                let host = host.split(['/', ':']).next().unwrap_or(host);
-                format!("{} <noreply@{host}>", config.site_name)
-            }
-        };
-        from.parse()
-            .map_err(|e| format!("email.from {from:?} is not an address: {e}"))
+        match &self.from {
+            Some(from) => from
+                .parse()
+                .map_err(|e| format!("email.from {from:?} is not an address: {e}")),
+            None => default_from(&config.site_name, &config.public_url),
+        }
     }
 
     /// The mailer these settings describe.
@@ -83,6 +77,24 @@ impl EmailSettings {
             ))),
         }
     }
+}
+
+/// `noreply@` the host of `public_url` (a bracketed IPv6 address kept
+/// whole), named after the site; built, not parsed, so that any site name
+/// is quoted as it must be.
+fn default_from(site_name: &str, public_url: &str) -> Result<Mailbox, String> {
+    let authority = public_url
+        .split_once("://")
+        .map_or(public_url, |(_, rest)| rest);
+    let authority = authority.split('/').next().unwrap_or(authority);
+    let host = match authority.find(']') {
+        Some(end) if authority.starts_with('[') => &authority[..=end],
+        _ => authority.split(':').next().unwrap_or(authority),
+    };
+    let address = Address::new("noreply", host).map_err(|e| {
+        format!("public_url {public_url:?} gives no sender address ({e}): set email.from")
+    })?;
+    Ok(Mailbox::new(Some(site_name.to_owned()), address))
 }
 
 /// Gatehouse's reading of `smtp_url` in lettre's terms: `smtp://` requires
@@ -171,7 +183,20 @@ impl Mailer for FileMailer {
 
 #[cfg(test)]
 mod tests {
-    use super::lettre_url;
+    use super::{default_from, lettre_url};
+    use lettre::message::Mailbox;
+
+    #[test]
+    fn the_default_sender_is_noreply_at_the_public_host_named_after_the_site() {
+        let from = default_from("Acme, Inc.", "https://id.example.com/base").unwrap();
+        assert_eq!(from.email.to_string(), "noreply@id.example.com");
+        let reparsed: Mailbox = from.to_string().parse().unwrap();
+        assert_eq!(reparsed.name.as_deref(), Some("Acme, Inc."));
+        let local = default_from("Gatehouse", "http://127.0.0.1:8000").unwrap();
+        assert_eq!(local.to_string(), "Gatehouse <noreply@127.0.0.1>");
+        let v6 = default_from("Gatehouse", "http://[::1]:8000").unwrap();
+        assert_eq!(v6.email.to_string(), "noreply@[::1]");
+    }
 
     #[test]
     fn smtp_urls_require_tls_unless_told_none() {
