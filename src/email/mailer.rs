@@ -155,7 +155,8 @@ impl Mailer for SmtpMailer {
 }
 
 /// Writes `<unix-millis>-<id>.eml` into its directory: first to a hidden
-/// temporary name, then renamed, so a reader never sees half a message.
+/// temporary name, then renamed, so a reader never sees half a message;
+/// mode 0600.
 struct FileMailer(PathBuf);
 
 impl Mailer for FileMailer {
@@ -168,10 +169,20 @@ impl Mailer for FileMailer {
             let dir = self.0.clone();
             let bytes = message.formatted();
             rocket::tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+                use std::io::Write as _;
+                use std::os::unix::fs::OpenOptionsExt as _;
                 std::fs::create_dir_all(&dir)?;
                 let millis = entity::millis(time::OffsetDateTime::now_utc());
                 let temporary = dir.join(format!(".{millis}-{id}.eml.tmp"));
-                std::fs::write(&temporary, bytes)?;
+                // Readable by the owner only: a message may carry a link
+                // that signs someone in or resets a password.
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .mode(0o600)
+                    .open(&temporary)?
+                    .write_all(&bytes)?;
                 std::fs::rename(&temporary, dir.join(format!("{millis}-{id}.eml")))
             })
             .await

@@ -276,6 +276,12 @@ async fn without_a_server_messages_become_files_in_the_outbox_dir() {
     assert!(millis.parse::<u64>().is_ok());
     assert_eq!(rest, format!("{id}.eml"));
     let text = std::fs::read_to_string(dir.join(&files[0])).unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(dir.join(&files[0]))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "only the owner may read a message");
     assert!(text.contains("Subject: Gatehouse: on file"), "{text}");
     assert!(text.contains("To: ann@example.com"), "{text}");
     std::fs::remove_dir_all(&dir).ok();
