@@ -22,6 +22,8 @@ pub mod crypto;
 pub mod db;
 /// `AppError` (a status and a sentence, no rendering) and `FormErrors`.
 pub mod error;
+/// The rule every text input passes first: no control characters.
+pub mod text;
 
 // Domain: one module per feature, entities, queries and services; no
 // Rocket request types, no templates. Lower ones never import higher ones.

@@ -15,6 +15,7 @@ mod csrf;
 mod guards;
 mod hardening;
 mod hashing;
+mod input;
 mod oauth;
 mod oauth_provider;
 mod rate_limits;
