@@ -160,9 +160,12 @@ async fn control_characters_in_a_providers_profile_are_never_stored() {
         .config("oauth", json!({ "fake": provider.config() }))
         .spawn()
         .await;
-    let mut evil = ProviderUser::new(43, "evil\0login\n", "unused@example.com");
+    let mut evil = ProviderUser::new(43, "evil\0lo\u{1b}gin", "unused@example.com");
     evil.email = None;
-    evil.emails = vec![("ev\0il@example.com".to_owned(), true, true)];
+    evil.emails = vec![
+        ("ev\u{1b}il\0@example.com".to_owned(), true, true),
+        ("evil@example.com".to_owned(), false, true),
+    ];
     provider.sign_in_as(evil);
     let browser = app.browser();
 
@@ -178,5 +181,20 @@ async fn control_characters_in_a_providers_profile_are_never_stored() {
     let response = browser.get(callback).await;
 
     assert!(response.status.code < 500, "{}", response.status);
+    assert_nothing_stored(&app).await;
+
+    // With a clean primary address, the account is made without the login.
+    let mut evil = ProviderUser::new(44, "evil\0lo\u{1b}gin", "evil@example.com");
+    evil.email = None;
+    evil.emails = vec![("evil@example.com".to_owned(), true, true)];
+    provider.sign_in_as(evil);
+    let other = app.browser();
+    let start = other.get("/oauth/fake/login").await;
+    let authorize = start.header("Location").unwrap().to_owned();
+    let back = http.get(&authorize).send().await.unwrap();
+    let callback = back.headers()["location"].to_str().unwrap();
+    let callback = callback.strip_prefix("http://127.0.0.1:8000").unwrap();
+    other.get(callback).await.assert_redirect("/account");
+    assert_eq!(app.count("linked_accounts").await, 1);
     assert_nothing_stored(&app).await;
 }
