@@ -18,6 +18,8 @@ pub struct PasswordChange<'a> {
     /// Whether the current password was confirmed (or there is none).
     pub confirmed: bool,
     pub new_password: &'a str,
+    /// The `password_min_length` setting.
+    pub min_password_length: usize,
     /// The session the change was made from, which stays signed in.
     pub keep_session: Option<i32>,
 }
@@ -51,7 +53,10 @@ pub async fn change_password(
     if !change.confirmed {
         errors.add("current_password", "Your current password is not correct.");
     }
-    let new_password = errors.check("new_password", Password::parse_new(change.new_password));
+    let new_password = errors.check(
+        "new_password",
+        Password::parse_new(change.new_password, change.min_password_length),
+    );
     if let Some(password) = &new_password
         && let Err(message) = check_new_password(password, &user.username, &user.email).await
     {

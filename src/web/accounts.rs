@@ -50,6 +50,7 @@ async fn signup(
         username: form.username,
         email: form.email,
         password: form.password,
+        min_password_length: app.config.password_min_length,
     };
     let rerender = |errors: &FormErrors| {
         let values = json!({ "username": form.username, "email": form.email });
@@ -187,6 +188,7 @@ async fn change_password(
     let change = PasswordChange {
         confirmed,
         new_password: form.new_password,
+        min_password_length: app.config.password_min_length,
         keep_session: current.session().map(|session| session.id),
     };
     let now = app.clock.now();
