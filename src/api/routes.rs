@@ -149,6 +149,9 @@ fn token_answer(outcome: Outcome, scopes: Scopes) -> Result<TokenResponse, AppEr
         Outcome::Refused(Refusal::Limited { retry_after }) => {
             return Err(AppError::TooManyRequests { retry_after });
         }
+        Outcome::Refused(Refusal::Inactive) => {
+            return Ok(token_error("invalid_grant", sign_in::DEACTIVATED));
+        }
         // A wrong password, a missing `otp` after a right one and a wrong
         // `otp` get the same answer: telling them apart would confirm the
         // password to whoever is guessing it.
