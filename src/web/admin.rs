@@ -245,10 +245,13 @@ async fn revoke_sessions(
 ) -> Result<Flash<Redirect>, AppError> {
     let acting = acting(&app, &client, &staff.0);
     let account = staff::target(&acting, id).await?;
-    let ended = staff::end_sessions(&acting, &account).await?;
+    let (ended, keys) = staff::end_sessions(&acting, &account).await?;
     Ok(back_to(
         id,
-        format!("Ended {ended} session(s) of {}.", account.username),
+        format!(
+            "Ended {ended} session(s) of {} and revoked {keys} API key(s).",
+            account.username
+        ),
     ))
 }
 

@@ -94,7 +94,9 @@ async fn sign_up_reports_every_problem_at_once_with_a_linked_summary() {
     let browser = app.browser();
 
     // Bad name, bad email and a common password: three problems, one round.
-    let bad = browser.signup("a b", "not-an-email", "passwordpassword").await;
+    let bad = browser
+        .signup("a b", "not-an-email", "passwordpassword")
+        .await;
     bad.assert_status(Status::UnprocessableEntity);
     assert!(bad.body.contains("There are 3 problems"), "{}", bad.body);
     for field in ["username", "email", "password"] {

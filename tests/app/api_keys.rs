@@ -269,3 +269,38 @@ async fn a_new_key_is_handed_only_to_its_owner_and_only_for_a_minute() {
     let page = browser.get("/account/api-keys").await;
     assert!(!page.body.contains("id=\"new-api-key\""), "expired");
 }
+
+#[rocket::async_test]
+async fn staff_ending_all_sessions_also_revokes_the_users_api_keys() {
+    let app = crate::helpers::app()
+        .config("staff_require_2fa", false)
+        .spawn()
+        .await;
+    let root = app.signed_up("root").await;
+    app.execute("UPDATE users SET is_superuser = true WHERE username = 'root'")
+        .await;
+    // An intruder in alice's session made a key to come back with.
+    let alice = app.signed_up("alice").await;
+    let key = create_key(&alice, "foothold", &["read", "write"], "none").await;
+    with_key(&app, &key)
+        .get("/api/v1/me")
+        .await
+        .assert_status(Status::Ok);
+    let id = gatehouse::accounts::entity::find_by_login(&app.db, "alice")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+
+    root.submit(&format!("/admin/users/{id}/sessions/revoke"), &[])
+        .await
+        .assert_redirect(&format!("/admin/users/{id}"));
+
+    with_key(&app, &key)
+        .get("/api/v1/me")
+        .await
+        .assert_status(Status::Unauthorized);
+    assert!(!alice.is_signed_in().await);
+    let page = root.get(&format!("/admin/users/{id}")).await;
+    assert!(page.body.contains("revoked 1 API key(s)"), "{}", page.body);
+}
