@@ -98,6 +98,9 @@ pub struct ChangePasswordForm<'r> {
     pub current_password: &'r str,
     #[field(default = "")]
     pub new_password: &'r str,
+    /// Also revoke every API key of the account.
+    #[field(default = false)]
+    pub revoke_api_keys: bool,
 }
 
 #[cfg(test)]

@@ -178,6 +178,7 @@ async fn account_context(
     };
     Ok(json!({
         "has_password": user.password_hash.is_some(),
+        "password_min_length": app.config.password_min_length,
         "joined": user.created_at.date().to_string(),
         "two_factor": user.has_two_factor(),
         "recovery_codes_left": recovery_codes_left,
@@ -203,6 +204,7 @@ async fn change_password(
         confirmed,
         new_password: form.new_password,
         min_password_length: app.config.password_min_length,
+        revoke_api_keys: form.revoke_api_keys,
         keep_session: current.session().map(|session| session.id),
     };
     let now = app.clock.now();
