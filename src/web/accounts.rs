@@ -199,7 +199,7 @@ async fn change_password(
     let user = &current.user;
     // An account made through OAuth has no password yet and may set one.
     let confirmed = user.password_hash.is_none()
-        || sign_in::confirm_password(&app, &client, user, form.current_password).await?;
+        || sign_in::confirm_password(&app, &client, &current, form.current_password).await?;
     let change = PasswordChange {
         confirmed,
         new_password: form.new_password,

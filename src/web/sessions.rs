@@ -138,7 +138,7 @@ async fn revoke_others(
     // setting one ends the other sessions too. Not a failed sign-in.
     let refusal = if user.password_hash.is_none() {
         Some("Your account has no password yet: set one on your account page first.")
-    } else if !confirm_password(&app, &client, user, form.0.password).await? {
+    } else if !confirm_password(&app, &client, &current, form.0.password).await? {
         Some("That password is not correct.")
     } else {
         None
