@@ -633,3 +633,31 @@ async fn password_min_length_applies_to_sign_up_and_change() {
     change.assert_status(Status::UnprocessableEntity);
     assert!(change.body.contains("at least 30 characters"));
 }
+
+#[rocket::async_test]
+async fn emails_are_stored_in_nfc_and_invisible_characters_are_refused() {
+    let app = spawn_app().await;
+    let composed = "caf\u{e9}@example.com";
+    let decomposed = "cafe\u{301}@example.com";
+
+    app.browser()
+        .signup("first", decomposed, PASSWORD)
+        .await
+        .assert_redirect("/account");
+    let again = app.browser().signup("second", composed, PASSWORD).await;
+    again.assert_status(Status::Conflict);
+    for invisible in ["\u{200B}", "\u{200D}", "\u{FEFF}", "\u{AD}", "\u{2060}"] {
+        let email = format!("ca{invisible}fe@example.com");
+        let refused = app.browser().signup("third", &email, PASSWORD).await;
+        refused.assert_status(Status::UnprocessableEntity);
+    }
+    assert_eq!(app.count("users").await, 1);
+    assert!(app.stored_text().await.contains(composed));
+    // Either spelling signs in.
+    for spelling in [composed, decomposed] {
+        app.browser()
+            .login(spelling, PASSWORD)
+            .await
+            .assert_redirect("/account");
+    }
+}
