@@ -12,10 +12,12 @@ use utoipa::ToSchema;
 use crate::accounts::entity as user;
 use crate::admin::staff::{self, Acting};
 use crate::api_keys::scope::Scopes;
+use crate::auth::csrf::SameSite;
 use crate::auth::sign_in::{self, Holder, Outcome, Refusal};
 use crate::auth::{AppState, ClientInfo, CurrentUser, Staff, Superuser};
 use crate::error::AppError;
 use crate::sessions::{self, Via, store};
+use crate::text;
 
 pub fn routes() -> Vec<rocket::Route> {
     routes![
@@ -86,6 +88,10 @@ pub enum TokenResponse {
     Refused(Json<TokenError>),
 }
 
+/// The one answer to credentials that were not accepted, with the `otp`
+/// hint whatever the account and whether or not the password was right.
+const NOT_GRANTED: &str = "The credentials were not accepted. If the account uses two-factor authentication, send its current code as `otp`.";
+
 fn token_error(error: &'static str, description: &'static str) -> TokenResponse {
     TokenResponse::Refused(Json(TokenError {
         error,
@@ -107,11 +113,13 @@ fn token_error(error: &'static str, description: &'static str) -> TokenResponse 
     responses(
         (status = 200, description = "A token", body = TokenGranted),
         (status = 400, description = "RFC 6749 §5.2 error", body = TokenError),
+        (status = 403, description = "Sent by a browser from another site (`Origin` or `Sec-Fetch-Site`)", body = ApiError),
         (status = 429, description = "Too many failed sign-ins; see `Retry-After`", body = ApiError),
     )
 )]
 #[post("/v1/token", data = "<form>")]
 async fn token(
+    _same_site: SameSite,
     form: Option<Form<TokenRequest<'_>>>,
     app: AppState<'_>,
     client: ClientInfo,
@@ -138,29 +146,17 @@ async fn token(
 fn token_answer(outcome: Outcome, scopes: Scopes) -> Result<TokenResponse, AppError> {
     let signed = match outcome {
         Outcome::SignedIn(signed) => signed,
-        Outcome::NeedsSecondFactor => {
-            return Ok(token_error(
-                "invalid_grant",
-                "This account uses two-factor authentication: send the current code as `otp`.",
-            ));
-        }
         Outcome::Refused(Refusal::Limited { retry_after }) => {
             return Err(AppError::TooManyRequests { retry_after });
         }
         Outcome::Refused(Refusal::Inactive) => {
             return Ok(token_error("invalid_grant", sign_in::DEACTIVATED));
         }
-        Outcome::Refused(Refusal::WrongCode) => {
-            return Ok(token_error(
-                "invalid_grant",
-                "The one-time code (`otp`) is not valid, or was already used.",
-            ));
-        }
-        Outcome::Refused(_) => {
-            return Ok(token_error(
-                "invalid_grant",
-                "The username or password is incorrect.",
-            ));
+        // A wrong password, a missing `otp` after a right one and a wrong
+        // `otp` get the same answer: telling them apart would confirm the
+        // password to whoever is guessing it.
+        Outcome::NeedsSecondFactor | Outcome::Refused(_) => {
+            return Ok(token_error("invalid_grant", NOT_GRANTED));
         }
     };
     let issued = signed
@@ -179,6 +175,19 @@ fn token_answer(outcome: Outcome, scopes: Scopes) -> Result<TokenResponse, AppEr
 
 /// The grant's username, password and scopes, or the RFC 6749 error.
 fn parse_grant<'r>(form: &TokenRequest<'r>) -> Result<(&'r str, &'r str, Scopes), TokenResponse> {
+    let fields = [
+        form.grant_type,
+        form.username,
+        form.password,
+        form.scope,
+        form.otp,
+    ];
+    if fields.into_iter().flatten().any(text::has_control) {
+        return Err(token_error(
+            "invalid_request",
+            "No field may contain a control character (such as NUL or a line break).",
+        ));
+    }
     match form.grant_type {
         Some("password") => {}
         Some(_) => {
@@ -372,10 +381,7 @@ async fn list_users(
     page: Option<u64>,
     app: AppState<'_>,
 ) -> Result<Json<UserPage>, AppError> {
-    let query = q.unwrap_or("");
-    if query.len() > 254 {
-        return Err(AppError::BadRequest("The search text is too long."));
-    }
+    let query = text::search_query(q).map_err(AppError::BadRequest)?;
     let page = crate::db::page_number(page);
     let (users, total) = user::search(app.db, query, page - 1, USERS_PER_PAGE).await?;
     Ok(Json(UserPage {

@@ -18,6 +18,7 @@ mod email;
 mod guards;
 mod hardening;
 mod hashing;
+mod input;
 mod oauth;
 mod oauth_provider;
 mod operations;
