@@ -28,6 +28,9 @@ pub struct Model {
     pub totp_enabled_at: Option<TimeDateTimeWithTimeZone>,
     /// The last TOTP time step accepted, so no code is accepted twice.
     pub totp_last_step: Option<i64>,
+    /// Bumped by every password change; a session made with another
+    /// version is dead (see `sessions::store::find_live`).
+    pub credential_version: i32,
 }
 
 /// The one place roles imply each other: a superuser counts as staff, and

@@ -150,6 +150,36 @@ pub async fn set_password_hash(
     Ok(())
 }
 
+/// Sets a new password and bumps the credential version, which ends every
+/// session made with the old one; answers the new version.
+pub async fn change_password_hash(
+    db: &DatabaseConnection,
+    user_id: i32,
+    hash: String,
+    now: OffsetDateTime,
+) -> Result<i32, DbErr> {
+    use sea_orm::QuerySelect as _;
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait as _, EntityTrait as _, ExprTrait as _, QueryFilter as _};
+    user::Entity::update_many()
+        .col_expr(user::Column::PasswordHash, Expr::value(hash))
+        .col_expr(user::Column::UpdatedAt, Expr::value(now))
+        .col_expr(
+            user::Column::CredentialVersion,
+            Expr::col(user::Column::CredentialVersion).add(1),
+        )
+        .filter(user::Column::Id.eq(user_id))
+        .exec(db)
+        .await?;
+    let version = user::Entity::find_by_id(user_id)
+        .select_only()
+        .column(user::Column::CredentialVersion)
+        .into_tuple::<i32>()
+        .one(db)
+        .await?;
+    version.ok_or_else(|| DbErr::RecordNotFound(format!("user {user_id}")))
+}
+
 pub async fn record_login(
     db: &DatabaseConnection,
     user_id: i32,

@@ -292,7 +292,7 @@ pub async fn finish(
             remember,
             next,
         } => {
-            session::sign_in(app, cookies, client, user.id, remember).await?;
+            session::sign_in(app, cookies, client, user, remember).await?;
             (None, next.map(str::to_owned), json!({ "method": method }))
         }
         Holder::Api { scopes } => {
@@ -300,7 +300,7 @@ pub async fn finish(
                 app.db,
                 app.config,
                 now,
-                user.id,
+                user,
                 SessionKind::Api,
                 false,
                 client,

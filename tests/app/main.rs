@@ -12,6 +12,7 @@ mod api_keys;
 mod audit;
 mod browser;
 mod cli;
+mod credentials;
 mod csrf;
 mod deployment;
 mod email;
