@@ -75,6 +75,7 @@ pub fn rocket(figment: rocket::figment::Figment) -> Rocket<Build> {
         .attach(rocket_dyn_templates::Template::fairing())
         .attach(web::headers::SecurityHeaders)
         .register("/", web::errors::catchers())
+        .register("/api", api::catchers())
         .mount("/", web::routes())
         .mount("/api", api::routes())
         .mount(
