@@ -5,15 +5,18 @@
 
 use rocket::http::{Header, Method, Status};
 use rocket::request::Request;
-use rocket::response::Responder;
+use rocket::response::{self, Responder};
 use rocket::{Catcher, catcher};
 
 use crate::error::AppError;
 
-/// The 404 catcher for `/api`: 405 + `Allow` when another method serves
-/// the path, otherwise the usual JSON 404.
+/// The catchers for `/api`: 405 + `Allow` when another method serves the
+/// path, otherwise the usual JSON 404 or 400.
 pub fn catchers() -> Vec<Catcher> {
-    vec![Catcher::new(404, not_found)]
+    vec![
+        Catcher::new(404, not_found),
+        Catcher::new(400, unknown_method),
+    ]
 }
 
 fn not_found<'r>(_status: Status, req: &'r Request<'_>) -> catcher::BoxFuture<'r> {
@@ -22,11 +25,29 @@ fn not_found<'r>(_status: Status, req: &'r Request<'_>) -> catcher::BoxFuture<'r
         if allowed.is_empty() || allowed.contains(&req.method()) {
             return AppError::NotFound.respond_to(req);
         }
-        let mut response = AppError::MethodNotAllowed.respond_to(req)?;
-        let list: Vec<&str> = allowed.iter().map(|method| method.as_str()).collect();
-        response.set_header(Header::new("Allow", list.join(", ")));
-        Ok(response)
+        method_not_allowed(req, &allowed)
     })
+}
+
+/// Rocket answers a method it does not know (`QUERY`, a made-up one) with
+/// 400 before routing, so such a request reaches this catcher without a
+/// route (every routed 400 has one). On a path the API serves, it is a
+/// method the path does not allow.
+fn unknown_method<'r>(_status: Status, req: &'r Request<'_>) -> catcher::BoxFuture<'r> {
+    Box::pin(async move {
+        let allowed = allowed_methods(req);
+        if req.route().is_some() || allowed.is_empty() {
+            return AppError::BadRequest("The request could not be understood.").respond_to(req);
+        }
+        method_not_allowed(req, &allowed)
+    })
+}
+
+fn method_not_allowed(req: &Request<'_>, allowed: &[Method]) -> response::Result<'static> {
+    let mut response = AppError::MethodNotAllowed.respond_to(req)?;
+    let list: Vec<&str> = allowed.iter().map(|method| method.as_str()).collect();
+    response.set_header(Header::new("Allow", list.join(", ")));
+    Ok(response)
 }
 
 /// Every method some mounted route serves this request's path with; HEAD

@@ -1,6 +1,6 @@
 //! Handlers for `/api/v1/*`.
 
-use rocket::form::{Form, FromForm};
+use rocket::form::{self, Form, FromForm, error::ErrorKind};
 use rocket::http::{ContentType, Header, Status};
 use rocket::serde::json::Json;
 use rocket::{Responder, delete, get, post, routes};
@@ -361,7 +361,7 @@ pub struct UserPage {
     path = "/api/v1/users",
     tag = "staff",
     params(
-        ("q" = Option<String>, Query, max_length = 254, pattern = r"^[^\x00-\x1F\x7F]*$",
+        ("q" = Option<String>, Query, max_length = 254, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$",
             description = "Part of a username or email: at most 254 characters, no control characters"),
         ("page" = Option<u64>, Query, minimum = 1, maximum = 1000000,
             description = "1-based page number, from 1 to 1000000; a page past the last is empty"),
@@ -376,17 +376,17 @@ pub struct UserPage {
 #[get("/v1/users?<q>&<page>")]
 async fn list_users(
     _staff: Staff,
-    q: Option<&str>,
-    page: Option<&str>,
+    q: form::Result<'_, &str>,
+    page: form::Result<'_, &str>,
     app: AppState<'_>,
 ) -> Result<Json<UserPage>, AppError> {
-    let query = q.unwrap_or("");
+    let query = optional(q, "`q` is given at most once.")?.unwrap_or("");
     if query.chars().count() > 254 || query.chars().any(char::is_control) {
         return Err(AppError::BadRequest(
             "`q` is at most 254 characters, without control characters.",
         ));
     }
-    let page = page_param(page)?;
+    let page = page_param(optional(page, "`page` is given at most once.")?)?;
     let (users, total) = user::search(app.db, query, page - 1, USERS_PER_PAGE).await?;
     Ok(Json(UserPage {
         users: users
@@ -408,6 +408,18 @@ async fn list_users(
         per_page: USERS_PER_PAGE,
         total,
     }))
+}
+
+/// A query parameter that may be left out, but not repeated or malformed.
+fn optional<'s>(
+    field: form::Result<'_, &'s str>,
+    refusal: &'static str,
+) -> Result<Option<&'s str>, AppError> {
+    match field {
+        Ok(text) => Ok(Some(text)),
+        Err(errors) if errors.iter().all(|e| matches!(e.kind, ErrorKind::Missing)) => Ok(None),
+        Err(_) => Err(AppError::BadRequest(refusal)),
+    }
 }
 
 /// `?page=`: absent is the first page; anything but a whole number from 1
