@@ -274,7 +274,10 @@ pub struct SessionView {
     path = "/api/v1/sessions",
     tag = "account",
     responses(
-        (status = 200, description = "The caller's live sessions", body = Vec<SessionView>),
+        (status = 200, description = "The caller's live sessions", body = Vec<SessionView>,
+            links(("EndSession" = (operation_id = "revoke_session",
+                parameters(("id" = "$response.body#/0/id")),
+                description = "A listed session's `id` ends it")))),
         CallerRefusals,
     ),
     security(("bearer" = []), ("api_key" = []), ("oauth2" = ["read"]))
@@ -367,7 +370,10 @@ pub struct UserPage {
             description = "1-based page number, from 1 to 1000000; a page past the last is empty"),
     ),
     responses(
-        (status = 200, description = "One page of users", body = UserPage),
+        (status = 200, description = "One page of users", body = UserPage,
+            links(("DeleteUser" = (operation_id = "delete_user",
+                parameters(("id" = "$response.body#/users/0/id")),
+                description = "A listed user's `id` deletes them (superuser)")))),
         (status = 400, description = "`q` or `page` out of its documented range", body = ApiError),
         CallerRefusals,
     ),
