@@ -66,6 +66,14 @@ pub async fn run(args: Vec<String>) -> ExitCode {
         println!("{USAGE}");
         return ExitCode::SUCCESS;
     }
+    let format = config::with_defaults(rocket::Config::figment());
+    match crate::telemetry::logs::LogFormat::from_figment(&format) {
+        Ok(format) => crate::telemetry::logs::init(format),
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    }
     let figment = match prepare_figment(&command) {
         Ok(figment) => figment,
         Err(e) => {

@@ -19,6 +19,9 @@ pub enum ConnectError {
     Db(#[from] DbErr),
 }
 
+/// A wait for a pooled connection longer than this is logged and counted.
+const SLOW_ACQUIRE: Duration = Duration::from_millis(100);
+
 /// Opens a pool for `url`. For a SQLite file the folder is created first,
 /// and the journal is WAL so readers do not block the writer.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, ConnectError> {
@@ -37,17 +40,38 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, ConnectError> {
     }
     let mut options = ConnectOptions::new(url.to_owned());
     options
-        .max_connections(10)
+        .max_connections(if url.starts_with("sqlite:") {
+            sqlite_pool_size()
+        } else {
+            10
+        })
         .min_connections(1)
         .connect_timeout(Duration::from_secs(5))
         .acquire_timeout(Duration::from_secs(10))
+        // A connection in steady use is healthy; pinging it before every
+        // query was a second round trip per request. One idle this long
+        // may have been dropped by a server, proxy or firewall: ping it.
+        .test_before_acquire_if_idle_for(Duration::from_secs(30))
         .sqlx_logging(false)
+        // sqlx warns of a connection that took this long to get; the log
+        // subscriber counts those warnings into the pool metrics.
+        .map_sqlx_sqlite_pool_opts(|o| o.acquire_slow_threshold(SLOW_ACQUIRE))
+        .map_sqlx_postgres_pool_opts(|o| o.acquire_slow_threshold(SLOW_ACQUIRE))
         .map_sqlx_sqlite_opts(|o| {
             o.journal_mode(SqliteJournalMode::Wal)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
         });
     Ok(Database::connect(options).await?)
+}
+
+/// Each SQLite connection is served by a thread of its own, and SQLite
+/// writes one at a time: more connections than cores only add threads
+/// handing work to each other. Twice the cores (at least four) keeps reads
+/// going beside a write.
+fn sqlite_pool_size() -> u32 {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    u32::try_from(cores * 2).unwrap_or(u32::MAX).max(4)
 }
 
 /// Creates `path` readable by its owner only (0600) when it does not exist

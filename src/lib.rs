@@ -8,6 +8,8 @@
 
 // Foundation: plain data and tools, no features.
 
+/// Templates and static files compiled into the binary, `/static/…`.
+pub mod assets;
 /// Who is on the other end of a request (address, user agent), as data.
 pub mod client;
 /// The time source, swappable in tests.
@@ -22,6 +24,8 @@ pub mod crypto;
 pub mod db;
 /// `AppError` (a status and a sentence, no rendering) and `FormErrors`.
 pub mod error;
+/// Request ids, request logs, Prometheus metrics, the log output.
+pub mod telemetry;
 
 // Domain: one module per feature, entities, queries and services; no
 // Rocket request types, no templates. Lower ones never import higher ones.
@@ -60,7 +64,6 @@ pub mod cli;
 /// The HTML site: pages, forms, templates, error pages, security headers.
 pub mod web;
 
-use rocket::fs::FileServer;
 use rocket::{Build, Rocket};
 
 pub use auth::guards::{CurrentUser, Member, Staff, Superuser};
@@ -72,14 +75,13 @@ pub fn rocket(figment: rocket::figment::Figment) -> Rocket<Build> {
     rocket::custom(config::with_defaults(figment))
         .attach(auth::state::fairing())
         .attach(maintenance::fairing())
-        .attach(rocket_dyn_templates::Template::fairing())
+        .attach(assets::fairing())
         .attach(web::headers::SecurityHeaders)
+        .attach(telemetry::Telemetry)
         .register("/", web::errors::catchers())
         .register("/api", api::catchers())
         .mount("/", web::routes())
         .mount("/api", api::routes())
-        .mount(
-            "/static",
-            FileServer::from(concat!(env!("CARGO_MANIFEST_DIR"), "/static")),
-        )
+        .mount("/", assets::routes())
+        .mount("/", web::metrics::routes())
 }

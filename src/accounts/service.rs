@@ -55,6 +55,9 @@ impl From<RegisterError> for AppError {
     }
 }
 
+const TAKEN_USERNAME: &str = "That username is taken.";
+const TAKEN_EMAIL: &str = "An account with this email already exists.";
+
 pub async fn register(
     db: &DatabaseConnection,
     hasher: &PasswordHasher,
@@ -62,17 +65,37 @@ pub async fn register(
     input: Registration<'_>,
     roles: Roles,
 ) -> Result<user::Model, RegisterError> {
+    // Every problem at once: each field is checked whatever the others say.
     let mut errors = FormErrors::default();
     let username = errors.check("username", Username::parse(input.username));
     let email = errors.check("email", Email::parse(input.email));
     let password = errors.check("password", Password::parse_new(input.password));
-    let (Some(username), Some(email), Some(password)) = (username, email, password) else {
-        return Err(RegisterError::Invalid(errors));
-    };
-    if let Err(message) = check_new_password(&password, username.as_str(), email.as_str()).await {
+    if let Some(password) = &password
+        && let Err(message) =
+            check_new_password(password, input.username.trim(), input.email.trim()).await
+    {
         errors.add("password", message);
-        return Err(RegisterError::Invalid(errors));
     }
+    let invalid = !errors.is_empty();
+    if let Some(username) = &username
+        && user::find_by_login(db, username.as_str()).await?.is_some()
+    {
+        errors.add("username", TAKEN_USERNAME);
+    }
+    if let Some(email) = &email
+        && user::find_by_login(db, email.as_str()).await?.is_some()
+    {
+        errors.add("email", TAKEN_EMAIL);
+    }
+    let (Some(username), Some(email), Some(password), true) =
+        (username, email, password, errors.is_empty())
+    else {
+        return Err(if invalid {
+            RegisterError::Invalid(errors)
+        } else {
+            RegisterError::Taken(errors)
+        });
+    };
     let password_hash = hasher.hash(&password).await?;
     let inserted = user::ActiveModel {
         username: Set(username.as_str().to_owned()),
@@ -93,11 +116,11 @@ pub async fn register(
         Ok(user) => Ok(user),
         Err(err) => match crate::db::unique_violation(&err) {
             Some(message) if message.contains(USERNAME_INDEX) => {
-                errors.add("username", "That username is taken.");
+                errors.add("username", TAKEN_USERNAME);
                 Err(RegisterError::Taken(errors))
             }
             Some(message) if message.contains(EMAIL_INDEX) => {
-                errors.add("email", "An account with this email already exists.");
+                errors.add("email", TAKEN_EMAIL);
                 Err(RegisterError::Taken(errors))
             }
             _ => Err(err.into()),
@@ -328,7 +351,7 @@ pub async fn register_external(
             Err(err) => match crate::db::unique_violation(&err) {
                 Some(message) if message.contains(USERNAME_INDEX) => continue,
                 Some(message) if message.contains(EMAIL_INDEX) => {
-                    errors.add("email", "An account with this email already exists.");
+                    errors.add("email", TAKEN_EMAIL);
                     return Err(RegisterError::Taken(errors));
                 }
                 _ => return Err(err.into()),

@@ -151,6 +151,9 @@ fn token_answer(outcome: Outcome, scopes: Scopes) -> Result<TokenResponse, AppEr
         Outcome::Refused(Refusal::Limited { retry_after }) => {
             return Err(AppError::TooManyRequests { retry_after });
         }
+        Outcome::Refused(Refusal::Inactive) => {
+            return Ok(token_error("invalid_grant", sign_in::DEACTIVATED));
+        }
         Outcome::Refused(Refusal::WrongCode) => {
             return Ok(token_error(
                 "invalid_grant",

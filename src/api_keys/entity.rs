@@ -54,11 +54,14 @@ pub async fn find_by_hash(
     db: &impl ConnectionTrait,
     hash: &str,
 ) -> Result<Option<(Model, Option<crate::accounts::entity::Model>)>, DbErr> {
-    Entity::find()
+    // `key_hash` is unique: no LIMIT, which SeaORM's `.one()` would bind
+    // as a parameter and SQLite would then plan anew on every request.
+    Ok(Entity::find()
         .filter(Column::KeyHash.eq(hash))
         .find_also_related(crate::accounts::entity::Entity)
-        .one(db)
-        .await
+        .all(db)
+        .await?
+        .pop())
 }
 
 pub async fn list_for_user(db: &impl ConnectionTrait, user_id: i32) -> Result<Vec<Model>, DbErr> {

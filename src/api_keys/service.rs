@@ -59,7 +59,7 @@ pub async fn create(
     }
     let scopes = errors.check(
         "scopes",
-        Scopes::from_names(input.scopes.iter().copied()).ok_or("Choose `read`, `write` or both."),
+        Scopes::from_names(input.scopes.iter().copied()).ok_or("Choose read, write or both."),
     );
     let expires_days = match input.expires_days {
         "" | "none" => None,

@@ -42,10 +42,15 @@ impl<'r> FromRequest<'r> for CsrfToken {
         let Some(config) = req.rocket().state::<AppConfig>() else {
             return Outcome::Error((Status::InternalServerError, ()));
         };
-        let cookies = req.cookies();
+        Outcome::Success(CsrfToken::of(req.cookies(), config))
+    }
+}
+
+impl CsrfToken {
+    /// The visitor's token, issued now if they have none.
+    pub fn of(cookies: &CookieJar<'_>, config: &AppConfig) -> CsrfToken {
         let name = cookies::name(config, COOKIE);
-        let token = current(cookies, &name).unwrap_or_else(|| issue(cookies, config));
-        Outcome::Success(CsrfToken(token))
+        CsrfToken(current(cookies, &name).unwrap_or_else(|| issue(cookies, config)))
     }
 }
 

@@ -93,7 +93,10 @@ pub async fn current<'r>(req: &'r Request<'_>) -> Result<Option<&'r Authenticate
         })
         .await;
     match lookup {
-        Lookup::Found(auth) => Ok(Some(auth)),
+        Lookup::Found(auth) => {
+            crate::telemetry::note_user(req, auth.user.id);
+            Ok(Some(auth))
+        }
         Lookup::Anonymous => Ok(None),
         Lookup::Refused {
             status,
@@ -108,6 +111,15 @@ pub async fn current<'r>(req: &'r Request<'_>) -> Result<Option<&'r Authenticate
             Err(Status::TooManyRequests)
         }
         Lookup::Failed => Err(Status::InternalServerError),
+    }
+}
+
+/// The user this request was found to be signed in as, if [`current`]
+/// already ran for it (an error page cannot wait for a lookup).
+pub fn already_found<'r>(req: &'r Request<'_>) -> Option<&'r crate::accounts::entity::Model> {
+    match req.local_cache(|| Lookup::Anonymous) {
+        Lookup::Found(auth) => Some(&auth.user),
+        _ => None,
     }
 }
 
@@ -159,12 +171,14 @@ pub async fn sign_in(
     )
     .await?;
     let mut cookie = cookies::build(config, COOKIE, issued.secret);
-    if remember {
-        cookie.set_expires(now + config.remember_me);
+    let expires = if remember {
+        Some(now + config.remember_me)
     } else {
-        cookie.set_expires(cookies::BROWSER_SESSION);
-    }
+        cookies::BROWSER_SESSION
+    };
+    cookie.set_expires(expires);
     cookies.add_private(cookie);
+    super::ended::remember(cookies, config, &issued.session, expires);
     super::csrf::rotate(cookies, config);
     Ok(issued.session)
 }
@@ -191,5 +205,6 @@ pub async fn sign_out(
 /// replaces the CSRF token.
 pub fn forget(config: &AppConfig, cookies: &CookieJar<'_>) {
     cookies.remove_private(cookies::build(config, COOKIE, String::new()));
+    super::ended::forget(cookies, config);
     super::csrf::rotate(cookies, config);
 }

@@ -55,6 +55,9 @@ pub enum Outcome {
     Refused(Refusal),
 }
 
+/// What a deactivated account is told once it gave the right password.
+pub const DEACTIVATED: &str = "This account has been deactivated by staff. Contact the site's administrators to have it reactivated.";
+
 /// Why a sign-in was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
@@ -407,10 +410,7 @@ async fn check_password(
             None,
         ));
     }
-    let stored = user
-        .as_ref()
-        .filter(|u| u.is_active)
-        .and_then(|u| u.password_hash.clone());
+    let stored = user.as_ref().and_then(|u| u.password_hash.clone());
     let verified = match Password::for_sign_in(password) {
         Some(password) => app
             .hasher
@@ -423,6 +423,10 @@ async fn check_password(
         app.limiter.hit(now, &counters).await?;
         return Ok(PasswordCheck::Refused(Refusal::BadCredentials, user));
     };
+    if !user.is_active {
+        // Told only to whoever knows the password; not a failed attempt.
+        return Ok(PasswordCheck::Refused(Refusal::Inactive, None));
+    }
     if stored.is_some_and(|hash| app.hasher.needs_rehash(&hash)) {
         let rehashed = app.hasher.hash(&password).await?;
         accounts::set_password_hash(app.db, user.id, rehashed, now).await?;

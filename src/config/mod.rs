@@ -50,6 +50,8 @@ pub struct AppConfig {
     pub redis_url: Option<String>,
     /// Proxies whose `X-Forwarded-For` / `X-Real-IP` are believed.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Clients that may read `GET /metrics`.
+    pub metrics_allow: Vec<ipnet::IpNet>,
     /// The decoded `secret_key`: Rocket's cookie key, and the root of every
     /// other key Gatehouse derives.
     secret_key: Vec<u8>,
@@ -144,6 +146,7 @@ struct RawConfig {
     rate_limits: limit::RateLimitSettings,
     redis_url: Option<String>,
     trusted_proxies: Vec<String>,
+    metrics_allow: Vec<String>,
     sweep_interval_seconds: u32,
     security_log_retention_days: u32,
 }
@@ -167,6 +170,7 @@ impl Default for RawConfig {
             rate_limits: Default::default(),
             redis_url: None,
             trusted_proxies: Vec::new(),
+            metrics_allow: vec!["127.0.0.1/32".to_owned(), "::1/128".to_owned()],
             sweep_interval_seconds: 300,
             security_log_retention_days: 365,
         }
@@ -242,21 +246,8 @@ impl AppConfig {
                 "must start with redis:// or rediss://",
             ));
         }
-        let trusted_proxies = raw
-            .trusted_proxies
-            .iter()
-            .map(|text| {
-                // A bare address is a network of one.
-                text.parse::<ipnet::IpNet>()
-                    .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                    .map_err(|_| {
-                        ConfigError::new(
-                            "trusted_proxies",
-                            format!("`{text}` is not an address or CIDR like 10.0.0.0/8"),
-                        )
-                    })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let trusted_proxies = networks("trusted_proxies", &raw.trusted_proxies)?;
+        let metrics_allow = networks("metrics_allow", &raw.metrics_allow)?;
         argon2::Params::new(
             raw.argon2.memory_kib,
             raw.argon2.iterations,
@@ -297,6 +288,7 @@ impl AppConfig {
             security_log_retention,
             redis_url: raw.redis_url.filter(|url| !url.is_empty()),
             trusted_proxies,
+            metrics_allow,
             secret_key,
         })
     }
@@ -316,6 +308,22 @@ impl AppConfig {
     }
 }
 
+/// A list of addresses and CIDR networks; a bare address is a network of one.
+fn networks(key: &str, list: &[String]) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    list.iter()
+        .map(|text| {
+            text.parse::<ipnet::IpNet>()
+                .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    ConfigError::new(
+                        key,
+                        format!("`{text}` is not an address or CIDR like 10.0.0.0/8"),
+                    )
+                })
+        })
+        .collect()
+}
+
 /// Pages load only this site's stylesheet and images (the QR code is a
 /// `data:` image); nothing may frame them; forms post here, or lead to an
 /// OAuth provider's authorization page.
@@ -327,23 +335,29 @@ fn content_security_policy(providers: &[providers::Provider]) -> String {
         }
     }
     format!(
-        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action {}; \
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action {}; \
          frame-ancestors 'none'; base-uri 'none'",
         form_action.join(" ")
     )
 }
 
-/// Gatehouse's settings on top of `figment`: the template folder when none
-/// is configured, and two rules that are not configurable because SPEC
+/// Gatehouse's settings on top of `figment`: ten seconds for requests in
+/// flight to finish after SIGTERM, and two rules that are not configurable because SPEC
 /// fixes them: request bodies are limited to 64 KiB, and the client address
 /// is the socket peer (Rocket's default would believe any `X-Real-IP`).
 pub fn with_defaults(figment: Figment) -> Figment {
     const BODY_LIMIT: &str = "64 KiB";
+    let rockets_own = |key: &str| {
+        figment
+            .find_metadata(key)
+            .is_none_or(|source| source.name == "rocket::Config::default()")
+    };
+    let figment = if rockets_own("shutdown.grace") {
+        figment.merge(Serialized::default("shutdown.grace", 10))
+    } else {
+        figment
+    };
     figment
-        .join(Serialized::default(
-            "template_dir",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/templates"),
-        ))
         .merge(Serialized::default("ip_header", false))
         .merge(Serialized::default("limits.form", BODY_LIMIT))
         .merge(Serialized::default("limits.data-form", BODY_LIMIT))
@@ -570,6 +584,22 @@ mod tests {
         }
         let negative = figment_with("site_name", "x").merge(Serialized::global("argon2.queue", -1));
         assert!(AppConfig::from_figment(&negative).is_err());
+    }
+
+    #[test]
+    fn requests_in_flight_get_ten_seconds_after_sigterm_unless_configured() {
+        let grace = |figment: Figment| {
+            with_defaults(figment)
+                .extract::<rocket::Config>()
+                .unwrap()
+                .shutdown
+                .grace
+        };
+        assert_eq!(grace(bare_figment(Profile::Default)), 10);
+        assert_eq!(
+            grace(bare_figment(Profile::Default).merge(Serialized::global("shutdown.grace", 3))),
+            3
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! cost nothing. The detail is a small JSON object with nothing secret.
 
 pub mod entity;
+pub mod sentence;
 
 use sea_orm::{ActiveModelTrait as _, ConnectionTrait, Set};
 use serde_json::Value;
@@ -153,6 +154,8 @@ impl<'a> Event<'a> {
 /// Records `event`. Never fails: the action it describes has happened, and
 /// a log write that fails is itself logged.
 pub async fn record(db: &impl ConnectionTrait, now: OffsetDateTime, event: Event<'_>) {
+    let method = event.detail.get("method").and_then(Value::as_str);
+    crate::telemetry::metrics::security_event(event.kind.as_str(), method);
     let detail = (!event.detail.is_null()).then(|| event.detail.to_string());
     let inserted = entity::ActiveModel {
         user_id: Set(event.user_id),

@@ -67,6 +67,7 @@ pub async fn create(
     }
     .insert(db)
     .await?;
+    crate::telemetry::metrics::session_created(kind.as_str());
     Ok(IssuedSession { secret, session })
 }
 
@@ -90,12 +91,15 @@ pub async fn find_live(
         SessionRef::Secret(secret) => session::Column::TokenHash.eq(hash_secret(secret)),
         SessionRef::PublicId(id) => session::Column::PublicId.eq(id),
     };
+    // Both columns are unique, so no LIMIT: SeaORM's `.one()` would bind
+    // `LIMIT ?`, and SQLite then plans the statement anew on every request.
     let found = session::Entity::find()
         .filter(condition)
         .filter(live(config, now))
         .find_also_related(user::Entity)
-        .one(db)
-        .await?;
+        .all(db)
+        .await?
+        .pop();
     let Some((mut session, Some(user))) = found else {
         return Ok(None);
     };

@@ -12,6 +12,7 @@ use super::safe_next;
 use crate::accounts::forms::{ChangePasswordForm, LoginForm, SignupForm};
 use crate::accounts::service::Registration;
 use crate::auth::csrf::{CsrfForm, NoFields};
+use crate::auth::ended;
 use crate::auth::password::{self, PasswordChange, PasswordChangeError};
 use crate::auth::sign_in::{self, Holder, NewAccount, Outcome, Refusal};
 use crate::auth::{AppState, ClientInfo, CurrentUser, session};
@@ -68,15 +69,23 @@ async fn signup(
 }
 
 #[get("/login?<next>")]
-fn login_page(next: Option<&str>, page: Page<'_>) -> Either<Redirect, Template> {
+async fn login_page(
+    next: Option<&str>,
+    page: Page<'_>,
+    app: AppState<'_>,
+    cookies: &CookieJar<'_>,
+) -> Result<Either<Redirect, Template>, AppError> {
     let next = next.and_then(safe_next);
     if page.is_signed_in() {
-        return Either::Left(Redirect::to(next.unwrap_or("/account").to_owned()));
+        return Ok(Either::Left(Redirect::to(
+            next.unwrap_or("/account").to_owned(),
+        )));
     }
-    Either::Right(page.render(
+    let ended = ended::reason(app.db, app.config, cookies).await?;
+    Ok(Either::Right(page.render(
         "accounts/login",
-        json!({ "values": { "next": next.unwrap_or("") }, "errors": {} }),
-    ))
+        json!({ "values": { "next": next.unwrap_or("") }, "errors": {}, "ended": ended }),
+    )))
 }
 
 #[post("/login", data = "<form>")]
@@ -104,8 +113,12 @@ async fn login(
         Outcome::Refused(Refusal::Limited { retry_after }) => {
             Err(AppError::TooManyRequests { retry_after })
         }
-        Outcome::Refused(_) => {
-            let errors = FormErrors::single("login", "Incorrect username, email or password.");
+        Outcome::Refused(refusal) => {
+            let message = match refusal {
+                Refusal::Inactive => sign_in::DEACTIVATED,
+                _ => "Incorrect username, email or password.",
+            };
+            let errors = FormErrors::single("login", message);
             let values = json!({ "login": login.trim(), "next": next.unwrap_or(""), "remember": form.remember });
             let context = json!({ "values": values, "errors": errors });
             Ok(FormResponse::Refused(
@@ -178,6 +191,7 @@ async fn change_password(
     page: Page<'_>,
     app: AppState<'_>,
     client: ClientInfo,
+    cookies: &CookieJar<'_>,
 ) -> Result<FormResponse, AppError> {
     let form = form.0;
     let user = &current.user;
@@ -201,6 +215,7 @@ async fn change_password(
             }
             Err(PasswordChangeError::Failed(e)) => return Err(e),
         };
+    ended::acted(cookies, app.config, now);
     let message = match ended {
         0 => "Your password was changed.".to_owned(),
         1 => "Your password was changed, and your other session was signed out.".to_owned(),

@@ -294,8 +294,12 @@ async fn delete_user(
     let acting = acting(&app, &client, &superuser.0);
     let account = staff::target(&acting, id).await?;
     if form.0.confirm != account.username {
-        return Err(AppError::BadRequest(
-            "To delete an account, type its username exactly to confirm.",
+        return Ok(Flash::error(
+            Redirect::to(uri!(user_detail(id))),
+            format!(
+                "Nothing was deleted: to delete the account, type its username, {}, exactly.",
+                account.username
+            ),
         ));
     }
     staff::delete(&acting, &account).await?;

@@ -1,6 +1,8 @@
-//! `/account/api-keys`: list, create (the key is shown once) and revoke.
+//! `/account/api-keys`: list, create (the key is shown once, on the page
+//! after the redirect) and revoke.
 
 use rocket::form::FromForm;
+use rocket::http::CookieJar;
 use rocket::response::{Flash, Redirect};
 use rocket::{get, post, routes, uri};
 use rocket_dyn_templates::Template;
@@ -9,6 +11,7 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 use super::forms::FormResponse;
+use super::handoff;
 use super::page::Page;
 use crate::api_keys::entity as api_key;
 use crate::api_keys::service::{self, CreateError, NewKey};
@@ -18,6 +21,16 @@ use crate::error::AppError;
 
 pub fn routes() -> Vec<rocket::Route> {
     routes![keys_page, create_key, revoke_key]
+}
+
+/// The handoff carrying a new key to the page after the redirect.
+const MADE: &str = "api_key";
+
+/// A key just made, on its way to being shown once.
+#[derive(Serialize, serde::Deserialize)]
+struct MadeKey {
+    name: String,
+    key: String,
 }
 
 #[derive(FromForm)]
@@ -107,8 +120,15 @@ async fn keys_page(
     current: CurrentUser,
     page: Page<'_>,
     app: AppState<'_>,
+    cookies: &CookieJar<'_>,
 ) -> Result<Template, AppError> {
-    render(&page, &app, current.user.id, json!({})).await
+    let user_id = current.user.id;
+    let made: Option<MadeKey> = handoff::take(cookies, app.config, app.clock.now(), user_id, MADE);
+    let extra = made.map_or_else(
+        || json!({}),
+        |made| json!({ "new_key": made.key, "new_key_name": made.name }),
+    );
+    render(&page, &app, user_id, extra).await
 }
 
 #[post("/account/api-keys", data = "<form>")]
@@ -118,6 +138,7 @@ async fn create_key(
     page: Page<'_>,
     app: AppState<'_>,
     client: ClientInfo,
+    cookies: &CookieJar<'_>,
 ) -> Result<FormResponse, AppError> {
     let form = form.0;
     let user_id = current.user.id;
@@ -129,10 +150,15 @@ async fn create_key(
     let now = app.clock.now();
     match service::create(app.db, now, &client, user_id, &input).await {
         Ok(new_key) => {
-            let extra = json!({ "new_key": new_key.key, "new_key_name": form.name.trim() });
-            Ok(FormResponse::Created(
-                render(&page, &app, user_id, extra).await?,
-            ))
+            let made = MadeKey {
+                name: form.name.trim().to_owned(),
+                key: new_key.key,
+            };
+            handoff::put(cookies, app.config, now, user_id, MADE, made);
+            Ok(FormResponse::Redirect(Flash::success(
+                Redirect::to(uri!(keys_page)),
+                "Your key was created.",
+            )))
         }
         Err(CreateError::Invalid(errors)) => {
             let values = json!({ "name": form.name.trim(), "scopes": form.scopes, "expires_days": form.expires_days });

@@ -9,7 +9,7 @@ use rocket::http::{ContentType, Header, Status};
 use rocket::request::Request;
 use rocket::response::{self, Flash, Redirect, Responder, Response};
 use rocket::{Catcher, catcher};
-use rocket_dyn_templates::{Template, context};
+use rocket_dyn_templates::Template;
 
 use crate::auth::refusal::{self, ErrorDetail, explain_retry_after, is_api};
 use crate::config::AppConfig;
@@ -82,19 +82,25 @@ fn render_error(
     if let Some(to) = detail.redirect {
         return Flash::error(Redirect::to(to), message.to_owned()).respond_to(req);
     }
-    let site_name = req
-        .rocket()
-        .state::<AppConfig>()
-        .map_or("Gatehouse", |c| c.site_name.as_str());
-    let page = Template::render(
-        "errors/error",
-        context! {
-            site_name,
-            status: status.code,
-            title: status.reason_lossy(),
-            message,
-        },
+    // The site's layout with the signed-in header: whoever `handle` (or a
+    // guard of the failed route) found signed in.
+    let mut context = serde_json::Map::new();
+    if let Some(config) = req.rocket().state::<AppConfig>() {
+        super::page::layout_context(req, config, &mut context);
+    }
+    let retry_after = detail
+        .retry_after
+        .filter(|_| matches!(status.code, 429 | 503));
+    context.insert(
+        "error".into(),
+        serde_json::json!({
+            "status": status.code,
+            "title": title(status),
+            "message": message,
+            "retry_after": retry_after.map(wait_text),
+        }),
     );
+    let page = Template::render("errors/error.html", serde_json::Value::Object(context));
     match page.respond_to(req) {
         Ok(mut response) => {
             response.set_status(status);
@@ -109,6 +115,34 @@ fn render_error(
     }
 }
 
+/// The page's heading: what happened, in a few plain words.
+fn title(status: Status) -> &'static str {
+    match status.code {
+        400 => "That request did not make sense",
+        403 => "Not allowed",
+        404 => "Page not found",
+        405 => "Not allowed here",
+        409 => "That clashes with something",
+        413 => "Too much at once",
+        415 => "Not a form this page takes",
+        422 => "That could not be used",
+        429 => "Too many attempts",
+        502 => "A service we rely on failed",
+        503 => "Unavailable for a moment",
+        _ => "Something went wrong",
+    }
+}
+
+/// `Retry-After` seconds as a person reads them.
+fn wait_text(seconds: u64) -> String {
+    match seconds {
+        0..=1 => "in a second".to_owned(),
+        2..=90 => format!("in {seconds} seconds"),
+        91..=5399 => format!("in {} minutes", seconds.div_ceil(60)),
+        _ => format!("in {} hours", seconds.div_ceil(3600)),
+    }
+}
+
 fn stock_message(status: Status) -> &'static str {
     match status.code {
         400 => "The request could not be understood.",
@@ -119,7 +153,7 @@ fn stock_message(status: Status) -> &'static str {
         413 => "The request is too large.",
         415 => "That content type is not supported here.",
         422 => "The submitted data could not be processed.",
-        429 => "Too many requests. Wait a little and try again.",
+        429 => "Too many attempts in a short time.",
         502 => "An upstream service failed. Try again later.",
         503 => "The service is unavailable right now. Try again shortly.",
         _ => "Something went wrong on our side. Try again later.",
@@ -144,7 +178,14 @@ fn api_error_code(status: Status) -> &'static str {
 }
 
 fn handle<'r>(status: Status, req: &'r Request<'_>) -> catcher::BoxFuture<'r> {
-    Box::pin(async move { error_response(req, status, None) })
+    Box::pin(async move {
+        if !is_api(req) {
+            // Who is signed in, for the page's header; a failed lookup
+            // leaves the visitor anonymous here.
+            let _ = crate::auth::session::current(req).await;
+        }
+        error_response(req, status, None)
+    })
 }
 
 /// One catcher for every status, registered at `/`.

@@ -8,9 +8,9 @@ pub use crate::error::FormErrors;
 #[derive(rocket::Responder)]
 pub enum FormResponse {
     Redirect(rocket::response::Flash<rocket::response::Redirect>),
-    /// Something was made and this page shows it (once), e.g. a new key.
-    #[response(status = 201)]
-    Created(rocket_dyn_templates::Template),
+    /// Something secret was made: the page this goes to shows it once
+    /// (see `web::handoff`).
+    Shown(rocket::response::Redirect),
     #[response(status = 401)]
     Refused(rocket_dyn_templates::Template),
     #[response(status = 409)]

@@ -23,7 +23,7 @@ impl Fairing for SecurityHeaders {
         if let Some(config) = config {
             res.set_header(Header::new(
                 "Content-Security-Policy",
-                config.content_security_policy.clone(),
+                config.content_security_policy.as_str(),
             ));
         }
         res.set_header(Header::new("X-Content-Type-Options", "nosniff"));
@@ -38,11 +38,12 @@ impl Fairing for SecurityHeaders {
             ));
         }
         mark_flash_cookies(res, https);
-        // Everything but the stylesheet may show a signed-in person's data
-        // or a CSRF token: never store it in a shared or back-button cache.
-        if req.uri().path().starts_with("/static/") {
-            res.set_header(Header::new("Cache-Control", "public, max-age=3600"));
-        } else {
+        // Everything but a static file (which sets its own cache lifetime)
+        // may show a signed-in person's data or a CSRF token: never store it
+        // in a shared or back-button cache.
+        let static_file =
+            req.uri().path().starts_with("/static/") && res.headers().contains("Cache-Control");
+        if !static_file {
             res.set_header(Header::new("Cache-Control", "no-store"));
         }
     }

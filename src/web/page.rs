@@ -61,6 +61,45 @@ impl<'r> FromRequest<'r> for Page<'r> {
     }
 }
 
+/// The keys every page's layout needs: `site_name`, `user`, `csrf_token`
+/// and `oauth_providers`.
+fn shared(
+    map: &mut Map<String, Value>,
+    config: &AppConfig,
+    user: Option<&user::Model>,
+    csrf: &CsrfToken,
+) {
+    map.insert("site_name".into(), config.site_name.clone().into());
+    map.insert("csrf_token".into(), csrf.as_str().into());
+    let providers: Vec<Value> = config
+        .oauth
+        .iter()
+        .map(|p| serde_json::json!({ "name": p.name, "display_name": p.display_name }))
+        .collect();
+    map.insert("oauth_providers".into(), providers.into());
+    let user = user.map(|u| UserView {
+        id: u.id,
+        username: &u.username,
+        email: &u.email,
+        is_member: u.is_member,
+        is_staff: u.counts_as_staff(),
+        is_superuser: u.is_superuser,
+    });
+    map.insert(
+        "user".into(),
+        serde_json::to_value(user).unwrap_or(Value::Null),
+    );
+}
+
+/// The layout's keys for an error page, whose request may not have got
+/// as far as a [`Page`]: the user is whoever the request was found to be
+/// signed in as (see `errors::handle`).
+pub fn layout_context(req: &Request<'_>, config: &AppConfig, map: &mut Map<String, Value>) {
+    let csrf = CsrfToken::of(req.cookies(), config);
+    let user = crate::auth::session::already_found(req);
+    shared(map, config, user, &csrf);
+}
+
 impl Page<'_> {
     /// Renders `template` with `context` plus the shared keys: `site_name`,
     /// `user`, `csrf_token`, `flash` and `oauth_providers`.
@@ -69,34 +108,14 @@ impl Page<'_> {
             Ok(Value::Object(map)) => map,
             _ => Map::new(),
         };
-        map.insert("site_name".into(), self.config.site_name.clone().into());
-        map.insert("csrf_token".into(), self.csrf.as_str().into());
-        let providers: Vec<Value> = self
-            .config
-            .oauth
-            .iter()
-            .map(|p| serde_json::json!({ "name": p.name, "display_name": p.display_name }))
-            .collect();
-        map.insert("oauth_providers".into(), providers.into());
-        let user = self.user.map(|u| UserView {
-            id: u.id,
-            username: &u.username,
-            email: &u.email,
-            is_member: u.is_member,
-            is_staff: u.counts_as_staff(),
-            is_superuser: u.is_superuser,
-        });
-        map.insert(
-            "user".into(),
-            serde_json::to_value(user).unwrap_or(Value::Null),
-        );
+        shared(&mut map, self.config, self.user, &self.csrf);
         if let Some((kind, message)) = &self.flash {
             map.insert(
                 "flash".into(),
                 serde_json::json!({ "kind": kind, "message": message }),
             );
         }
-        Template::render(template, Value::Object(map))
+        Template::render(crate::assets::template_name(template), Value::Object(map))
     }
 }
 

@@ -28,37 +28,27 @@ pub struct EventView {
     pub when_relative: String,
     pub ip: Option<String>,
     pub browser: String,
-    /// Short extra facts, e.g. "provider: github".
-    pub detail: Option<String>,
     pub by_staff: bool,
 }
 
 pub fn view(event: entity::Model, now: ::time::OffsetDateTime) -> EventView {
-    let kind = EventKind::parse(&event.kind);
     let detail = event
         .detail
         .as_deref()
         .and_then(|text| serde_json::from_str::<serde_json::Value>(text).ok())
-        .and_then(|value| {
-            let object = value.as_object()?;
-            let parts: Vec<String> = object
-                .iter()
-                .map(|(key, value)| match value {
-                    serde_json::Value::String(text) => format!("{key}: {text}"),
-                    other => format!("{key}: {other}"),
-                })
-                .collect();
-            (!parts.is_empty()).then(|| parts.join(", "))
-        });
+        .unwrap_or_default();
+    let label = match EventKind::parse(&event.kind) {
+        Some(kind) => crate::security_log::sentence::sentence(kind, &detail),
+        None => event.kind.replace('_', " "),
+    };
     EventView {
-        label: kind.map_or_else(|| event.kind.clone(), |k| k.label().to_owned()),
+        label,
         kind: event.kind,
         when: time::absolute(event.created_at),
         when_iso: time::iso(event.created_at),
         when_relative: time::relative(now, event.created_at),
         browser: describe_user_agent(event.user_agent.as_deref()),
         ip: event.ip,
-        detail,
         by_staff: event.actor_id.is_some_and(|actor| actor != event.user_id),
     }
 }

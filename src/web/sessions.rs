@@ -13,6 +13,7 @@ use super::forms::{FormErrors, FormResponse};
 use super::page::Page;
 use super::time;
 use crate::auth::csrf::{CsrfForm, NoFields};
+use crate::auth::ended;
 use crate::auth::sign_in::confirm_password;
 use crate::auth::{AppState, ClientInfo, CurrentUser, session as browser};
 use crate::error::AppError;
@@ -62,12 +63,14 @@ async fn render(
 ) -> Result<Template, AppError> {
     let now = app.clock.now();
     let current_id = current.session().map(|s| s.id);
-    let sessions: Vec<SessionView> =
+    let mut sessions: Vec<SessionView> =
         store::list_live_for_user(app.db, app.config, now, current.user.id)
             .await?
             .into_iter()
             .map(|s| view(s, current_id, now))
             .collect();
+    // This device first; the others stay most recently active first.
+    sessions.sort_by_key(|s| !s.current);
     Ok(page.render(
         "sessions/sessions",
         json!({
@@ -125,6 +128,7 @@ async fn revoke_others(
     page: Page<'_>,
     app: AppState<'_>,
     client: ClientInfo,
+    cookies: &CookieJar<'_>,
 ) -> Result<FormResponse, AppError> {
     let user = &current.user;
     // An account made through a provider has no password to confirm with;
@@ -146,6 +150,7 @@ async fn revoke_others(
     let keep = current.session().map(|s| s.id);
     let now = app.clock.now();
     let ended = sessions::revoke_others(app.db, now, &client, user.id, keep).await?;
+    ended::acted(cookies, app.config, now);
     let message = match ended {
         0 => "There were no other sessions.".to_owned(),
         1 => "Your other session was ended.".to_owned(),

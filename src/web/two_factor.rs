@@ -13,6 +13,7 @@ use rocket_dyn_templates::Template;
 use serde_json::json;
 
 use super::forms::{FormErrors, FormResponse};
+use super::handoff;
 use super::page::Page;
 use super::safe_next;
 use crate::accounts::entity as user;
@@ -28,7 +29,9 @@ use crate::two_factor::totp::TotpSecret;
 pub fn routes() -> Vec<rocket::Route> {
     routes![
         overview,
+        setup_page,
         setup,
+        codes_page,
         confirm,
         disable,
         regenerate,
@@ -124,34 +127,80 @@ fn render_setup(
     ))
 }
 
+#[get("/account/2fa/setup")]
+async fn setup_page(
+    current: CurrentUser,
+    page: Page<'_>,
+    app: AppState<'_>,
+) -> Result<Either<Flash<Redirect>, Template>, AppError> {
+    match service::pending_secret(app.config, &current.user) {
+        Some(secret) if !current.user.has_two_factor() => Ok(Either::Right(render_setup(
+            &page,
+            &app,
+            &current.user,
+            &secret,
+            &FormErrors::default(),
+        )?)),
+        _ => Ok(Either::Left(Flash::error(
+            Redirect::to(uri!(overview)),
+            "There is no setup in progress.",
+        ))),
+    }
+}
+
 #[post("/account/2fa/setup", data = "<_form>")]
 async fn setup(
     current: CurrentUser,
     _form: CsrfForm<NoFields>,
-    page: Page<'_>,
     app: AppState<'_>,
-) -> Result<Either<Flash<Redirect>, Template>, AppError> {
+) -> Result<Either<Flash<Redirect>, Redirect>, AppError> {
     if current.user.has_two_factor() {
         return Ok(Either::Left(Flash::error(
             Redirect::to(uri!(overview)),
             "Two-factor authentication is already on.",
         )));
     }
-    let secret = service::begin_setup(app.db, app.config, current.user.id).await?;
-    Ok(Either::Right(render_setup(
-        &page,
-        &app,
-        &current.user,
-        &secret,
-        &FormErrors::default(),
-    )?))
+    service::begin_setup(app.db, app.config, current.user.id).await?;
+    Ok(Either::Right(Redirect::to(uri!(setup_page))))
 }
 
-fn render_codes(page: &Page<'_>, codes: &[String], fresh_setup: bool) -> Template {
-    page.render(
-        "two_factor/recovery_codes",
-        json!({ "codes": codes, "fresh_setup": fresh_setup }),
-    )
+/// The handoff carrying new recovery codes to the page that shows them.
+const CODES: &str = "recovery_codes";
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct NewCodes {
+    codes: Vec<String>,
+    fresh_setup: bool,
+}
+
+/// Hands `codes` to `GET /account/2fa/recovery-codes` and goes there.
+fn show_codes(
+    cookies: &CookieJar<'_>,
+    app: &AppState<'_>,
+    user_id: i32,
+    codes: Vec<String>,
+    fresh_setup: bool,
+) -> Redirect {
+    let made = NewCodes { codes, fresh_setup };
+    handoff::put(cookies, app.config, app.clock.now(), user_id, CODES, made);
+    Redirect::to(uri!(codes_page))
+}
+
+#[get("/account/2fa/recovery-codes")]
+fn codes_page(
+    current: CurrentUser,
+    page: Page<'_>,
+    app: AppState<'_>,
+    cookies: &CookieJar<'_>,
+) -> Either<Template, Flash<Redirect>> {
+    let now = app.clock.now();
+    match handoff::take::<NewCodes>(cookies, app.config, now, current.user.id, CODES) {
+        Some(made) => Either::Left(page.render("two_factor/recovery_codes", made)),
+        None => Either::Right(Flash::error(
+            Redirect::to(uri!(overview)),
+            "Recovery codes are shown only once. If you did not save them, make a new set.",
+        )),
+    }
 }
 
 #[post("/account/2fa/confirm", data = "<form>")]
@@ -161,12 +210,14 @@ async fn confirm(
     page: Page<'_>,
     app: AppState<'_>,
     client: ClientInfo,
+    cookies: &CookieJar<'_>,
 ) -> Result<Either<Flash<Redirect>, FormResponse>, AppError> {
     let (now, code) = (app.clock.now(), form.0.code);
     match service::confirm(app.db, app.config, now, &client, &current.user, code).await? {
-        Confirmation::Enabled(codes) => Ok(Either::Right(FormResponse::Created(render_codes(
-            &page, &codes, true,
-        )))),
+        Confirmation::Enabled(codes) => {
+            let to = show_codes(cookies, &app, current.user.id, codes, true);
+            Ok(Either::Right(FormResponse::Shown(to)))
+        }
         Confirmation::WrongCode => {
             let secret = service::pending_secret(app.config, &current.user)
                 .ok_or_else(|| anyhow::anyhow!("the pending secret vanished"))?;
@@ -201,9 +252,9 @@ async fn disable(
     let account = &current.user;
     let mut errors = FormErrors::default();
     if !account.has_two_factor() {
-        errors.add("code", "Two-factor authentication is not on.");
+        errors.add("disable_code", "Two-factor authentication is not on.");
     } else if !confirm_password(&app, &client, account, form.0.password).await? {
-        errors.add("password", "That password is not correct.");
+        errors.add("disable_password", "That password is not correct.");
     } else {
         let now = app.clock.now();
         match service::verify(app.db, app.config, now, &client, account, form.0.code).await? {
@@ -216,7 +267,10 @@ async fn disable(
             }
             None => {
                 count_sign_in_failure(&app, &client, account).await?;
-                errors.add("code", "That code is not valid (or was already used).");
+                errors.add(
+                    "disable_code",
+                    "That code is not valid (or was already used).",
+                );
             }
         }
     }
@@ -232,6 +286,7 @@ async fn regenerate(
     page: Page<'_>,
     app: AppState<'_>,
     client: ClientInfo,
+    cookies: &CookieJar<'_>,
 ) -> Result<FormResponse, AppError> {
     let account = &current.user;
     let mut errors = FormErrors::default();
@@ -244,7 +299,8 @@ async fn regenerate(
         let codes =
             service::regenerate_recovery_codes(app.db, app.config, now, &client, account.id)
                 .await?;
-        return Ok(FormResponse::Created(render_codes(&page, &codes, false)));
+        let to = show_codes(cookies, &app, account.id, codes, false);
+        return Ok(FormResponse::Shown(to));
     }
     Ok(FormResponse::Invalid(
         render_overview(&current, &page, &app, &errors).await?,

@@ -88,6 +88,55 @@ async fn invalid_sign_up_fields_are_shown_with_the_entered_values_but_never_the_
 }
 
 #[rocket::async_test]
+async fn sign_up_reports_every_problem_at_once_with_a_linked_summary() {
+    let app = spawn_app().await;
+    app.signed_up("alice").await;
+    let browser = app.browser();
+
+    // Bad name, bad email and a common password: three problems, one round.
+    let bad = browser.signup("a b", "not-an-email", "password1").await;
+    bad.assert_status(Status::UnprocessableEntity);
+    assert!(bad.body.contains("There are 3 problems"), "{}", bad.body);
+    for field in ["username", "email", "password"] {
+        assert!(
+            bad.body.contains(&format!(r##"<a href="#{field}">"##)),
+            "{field}"
+        );
+        assert!(
+            bad.body
+                .contains(&format!(r#"id="{field}" name="{field}""#)),
+            "{field}"
+        );
+        assert!(
+            bad.body.contains(&format!(
+                r#"aria-invalid="true" aria-describedby="{field}-error"#
+            )),
+            "{field}: {}",
+            bad.body
+        );
+    }
+    assert!(bad.body.contains("too common"));
+
+    // A taken username and a taken email are both named.
+    let taken = browser
+        .signup("Alice", "alice@example.com", "a fine long passphrase")
+        .await;
+    taken.assert_status(Status::Conflict);
+    assert!(
+        taken.body.contains("There are 2 problems"),
+        "{}",
+        taken.body
+    );
+    assert!(taken.body.contains("That username is taken."));
+    assert!(
+        taken
+            .body
+            .contains("An account with this email already exists.")
+    );
+    assert_eq!(app.count("users").await, 1);
+}
+
+#[rocket::async_test]
 async fn weak_passwords_are_refused() {
     let app = spawn_app().await;
     let browser = app.browser();
@@ -363,13 +412,51 @@ async fn a_deactivated_user_cannot_sign_in_and_is_signed_out_at_once() {
         .await;
 
     assert!(!browser.is_signed_in().await);
-    let again = app.browser().login("alice", PASSWORD).await;
-    again.assert_status(Status::Unauthorized);
+    let guesser = app.browser();
+    let wrong = guesser.login("alice", "not the password").await;
+    wrong.assert_status(Status::Unauthorized);
     assert!(
-        again
+        wrong
             .body
             .contains("Incorrect username, email or password.")
     );
+    assert!(
+        !wrong.body.contains("deactivated"),
+        "only with the password"
+    );
+
+    // The right password is told why, and is not counted as a failure:
+    // five of them do not lock the account.
+    for _ in 0..6 {
+        let again = app.browser().login("alice", PASSWORD).await;
+        again.assert_status(Status::Unauthorized);
+        assert!(again.body.contains("This account has been deactivated"));
+    }
+    let token = crate::api::token_request(
+        &app,
+        &[
+            ("grant_type", "password"),
+            ("username", "alice"),
+            ("password", PASSWORD),
+        ],
+    )
+    .await;
+    token.assert_status(Status::BadRequest);
+    assert_eq!(token.json()["error"], "invalid_grant");
+    assert!(
+        token.json()["error_description"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("deactivated"),
+        "{}",
+        token.body
+    );
+    app.execute("UPDATE users SET is_active = true WHERE username = 'alice'")
+        .await;
+    app.browser()
+        .login("alice", PASSWORD)
+        .await
+        .assert_redirect("/account");
 }
 
 #[rocket::async_test]

@@ -255,7 +255,8 @@ fn logged_rows(html: &str) -> Vec<(String, String)> {
         .map(|row| {
             let kind = row[..row.find('"').unwrap()].to_owned();
             let row = &row[..row.find("</tr>").unwrap()];
-            let address = row.split("<td>").nth(3).unwrap();
+            let cell = row.split("<td").nth(3).unwrap();
+            let address = &cell[cell.find('>').unwrap() + 1..];
             (kind, address[..address.find("</td>").unwrap()].to_owned())
         })
         .collect()
@@ -316,7 +317,7 @@ async fn each_action_appears_in_the_security_log_with_its_address() {
             &[("name", "ci"), ("scopes", "read"), ("expires_days", "30")],
         )
         .await
-        .assert_status(Status::Created);
+        .assert_redirect("/account/api-keys");
     from(5);
     browser
         .submit("/account/api-keys/1/revoke", &[])
@@ -381,6 +382,12 @@ async fn failed_attempts_are_told_at_the_next_sign_in() {
             .contains("Since your last sign-in there were 3 failed attempts")
     );
     assert!(account.body.contains("192.0.2.66"));
+    assert!(
+        account
+            .body
+            .contains(r#"<a href="/account/security">Open your security log</a>"#),
+        "the warning links to the log"
+    );
     app.clock.advance(Duration::minutes(1));
     let again = app.browser();
     again.login("alice", PASSWORD).await;

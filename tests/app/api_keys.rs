@@ -16,8 +16,11 @@ async fn create_key(
 ) -> String {
     let mut fields = vec![("name", name), ("expires_days", expires_days)];
     fields.extend(scopes.iter().map(|scope| ("scopes", *scope)));
-    let response = browser.submit("/account/api-keys", &fields).await;
-    response.assert_status(Status::Created);
+    browser
+        .submit("/account/api-keys", &fields)
+        .await
+        .assert_redirect("/account/api-keys");
+    let response = browser.get("/account/api-keys").await;
     let marker = r#"<code id="new-api-key" class="secret">"#;
     let start = response.body.find(marker).expect("the new key is shown") + marker.len();
     let end = response.body[start..].find('<').unwrap();
@@ -41,6 +44,7 @@ async fn a_key_made_on_the_settings_page_calls_the_api_and_is_shown_once() {
     assert_eq!(me.json()["username"], "alice");
     let page = browser.get("/account/api-keys").await;
     assert!(!page.body.contains(&key), "never shown again");
+    assert_eq!(app.count("api_keys").await, 1, "a reload makes nothing");
     assert!(page.body.contains(&key[..8]));
     assert!(page.body.contains("backup script"));
     assert!(page.body.contains("from 203.0.113.7"), "last used IP");
@@ -207,7 +211,7 @@ async fn the_key_form_validates_and_needs_its_csrf_token() {
         .await;
     invalid.assert_status(Status::UnprocessableEntity);
     assert!(invalid.body.contains("Give the key a name"));
-    assert!(invalid.body.contains("Choose `read`, `write` or both."));
+    assert!(invalid.body.contains("Choose read, write or both."));
     assert!(invalid.body.contains("Choose 30, 90 or 365 days"));
 
     browser
@@ -229,4 +233,39 @@ async fn a_deactivated_users_keys_stop_working() {
         .get("/api/v1/me")
         .await
         .assert_status(Status::Unauthorized);
+}
+
+#[rocket::async_test]
+async fn a_new_key_is_handed_only_to_its_owner_and_only_for_a_minute() {
+    let app = spawn_app().await;
+    let browser = app.signed_up("alice").await;
+    app.signed_up("bob").await;
+    let fields = [("name", "k"), ("scopes", "read"), ("expires_days", "30")];
+
+    // Made, then someone else signs in on this browser before the page loads.
+    browser
+        .submit("/account/api-keys", &fields)
+        .await
+        .assert_redirect("/account/api-keys");
+    browser.logout().await;
+    browser
+        .login("bob", PASSWORD)
+        .await
+        .assert_redirect("/account");
+    let page = browser.get("/account/api-keys").await;
+    assert!(!page.body.contains("id=\"new-api-key\""), "not bob's key");
+
+    // Made, then the page loads too late.
+    browser.logout().await;
+    browser
+        .login("alice", PASSWORD)
+        .await
+        .assert_redirect("/account");
+    browser
+        .submit("/account/api-keys", &fields)
+        .await
+        .assert_redirect("/account/api-keys");
+    app.clock.advance(Duration::minutes(2));
+    let page = browser.get("/account/api-keys").await;
+    assert!(!page.body.contains("id=\"new-api-key\""), "expired");
 }

@@ -4,7 +4,7 @@ use gatehouse::{CurrentUser, Member, Staff, Superuser};
 use rocket::http::Status;
 use rocket::{get, routes};
 
-use crate::helpers::{TestApp, app};
+use crate::helpers::{TestApp, app, spawn_app};
 
 #[get("/dashboard")]
 fn dashboard(user: CurrentUser) -> String {
@@ -112,7 +112,7 @@ async fn roles_open_their_pages_and_nothing_more() {
             assert_eq!(response.status.code, code, "{path}");
             if code == 403 {
                 assert!(
-                    response.body.contains("<h1>Forbidden</h1>"),
+                    response.body.contains("<h1>Not allowed</h1>"),
                     "a 403 page: {}",
                     response.body
                 );
@@ -156,5 +156,32 @@ async fn errors_under_api_are_json_and_elsewhere_html() {
             .unwrap()
             .starts_with("text/html")
     );
-    assert!(page.body.contains("<h1>Not Found</h1>"));
+    assert!(page.body.contains("<h1>Page not found</h1>"));
+    assert!(page.body.contains(r#"<a href="/login">Sign in</a>"#));
+}
+
+#[rocket::async_test]
+async fn error_pages_show_the_signed_in_header_and_a_way_on() {
+    let app = spawn_app().await;
+    let browser = app.signed_up("alice").await;
+
+    let missing = browser.get("/nothing-here").await;
+    missing.assert_status(Status::NotFound);
+    assert!(missing.body.contains(r#"<a href="/account">alice</a>"#));
+    assert!(missing.body.contains(r#"action="/logout""#));
+    assert!(
+        missing
+            .body
+            .contains(r#"<li><a href="/account">Your account</a></li>"#)
+    );
+
+    let forbidden = browser.get("/admin").await;
+    forbidden.assert_status(Status::Forbidden);
+    assert!(forbidden.body.contains(r#"<a href="/account">alice</a>"#));
+
+    let foreign = browser
+        .post_raw("/account/api-keys", &[("name", "x")])
+        .await;
+    foreign.assert_status(Status::Forbidden);
+    assert!(foreign.body.contains(r#"<a href="/account">alice</a>"#));
 }

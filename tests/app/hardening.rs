@@ -24,6 +24,10 @@ async fn every_response_carries_the_security_headers() {
             .unwrap_or_default();
         assert!(csp.contains("frame-ancestors 'none'"), "{path}");
         assert!(csp.contains("default-src 'none'"), "{path}");
+        assert!(
+            csp.contains("script-src 'self';") && !csp.contains("unsafe-inline"),
+            "{path}"
+        );
         assert_eq!(
             response.header("X-Content-Type-Options"),
             Some("nosniff"),

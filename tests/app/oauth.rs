@@ -427,7 +427,10 @@ async fn unlinking_the_only_way_in_is_refused() {
         .await
         .assert_redirect("/account");
     let log = browser.get("/account/security").await.body;
-    assert!(log.contains("data-event-kind=\"account_unlinked\"") && log.contains("provider: fake"));
+    assert!(
+        log.contains("data-event-kind=\"account_unlinked\"")
+            && log.contains("Unlinked the Fake account")
+    );
 }
 
 #[rocket::async_test]
@@ -583,7 +586,10 @@ async fn a_two_factor_user_signing_in_with_a_provider_still_needs_a_code() {
         .await
         .assert_redirect("/account");
     let log = browser.get("/account/security").await.body;
-    assert!(log.contains("method: fake + authenticator app"), "{log}");
+    assert!(
+        log.contains("Signed in with Fake and an authenticator app code"),
+        "{log}"
+    );
 }
 
 #[rocket::async_test]

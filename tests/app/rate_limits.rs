@@ -42,7 +42,17 @@ async fn five_failures_lock_an_account_even_for_the_right_password() {
     let locked = browser.login("alice", PASSWORD).await;
 
     let retry = assert_limited(&locked);
-    assert!(locked.body.contains("Too many requests"));
+    assert!(locked.body.contains("<h1>Too many attempts</h1>"));
+    let when = if retry <= 90 {
+        format!("in {retry} seconds")
+    } else {
+        format!("in {} minutes", (retry + 59) / 60)
+    };
+    assert!(
+        locked.body.contains(&format!("You can try again {when}.")),
+        "the page tells when, from Retry-After {retry}: {}",
+        locked.body
+    );
     assert!(!browser.is_signed_in().await);
 
     app.clock.advance(Duration::seconds(retry));
@@ -187,12 +197,14 @@ async fn api_key_failures_are_limited_per_address() {
         .spawn()
         .await;
     let browser = app.signed_up("alice").await;
-    let response = browser
+    browser
         .submit(
             "/account/api-keys",
             &[("name", "k"), ("scopes", "read"), ("expires_days", "30")],
         )
-        .await;
+        .await
+        .assert_redirect("/account/api-keys");
+    let response = browser.get("/account/api-keys").await;
     let marker = r#"<code id="new-api-key" class="secret">"#;
     let start = response.body.find(marker).unwrap() + marker.len();
     let key = response.body[start..start + 52].to_owned();

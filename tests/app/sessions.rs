@@ -262,3 +262,102 @@ async fn a_session_records_the_socket_address_not_a_claimed_one() {
     assert_eq!(row.ip.as_deref(), Some("198.51.100.23"));
     assert!(row.user_agent.unwrap().contains("Firefox/128.0"));
 }
+
+/// The sign-in page a signed-out browser is sent to, and what it says.
+async fn sign_in_page(browser: &crate::helpers::Browser<'_>) -> String {
+    let account = browser.get("/account").await;
+    account.assert_redirect("/login?next=%2Faccount");
+    browser.get("/login?next=%2Faccount").await.body
+}
+
+#[rocket::async_test]
+async fn a_session_ended_by_someone_else_says_why_on_the_sign_in_page_once() {
+    let app = app().config("staff_require_2fa", false).spawn().await;
+    let staff = app.signed_up("staffer").await;
+    app.execute("UPDATE users SET is_staff = true WHERE username = 'staffer'")
+        .await;
+    let alice = app.signed_up("alice").await;
+    let phone = app.browser();
+    phone
+        .login("alice", PASSWORD)
+        .await
+        .assert_redirect("/account");
+    let tablet = app.browser();
+    tablet
+        .login("alice", PASSWORD)
+        .await
+        .assert_redirect("/account");
+    app.clock.advance(Duration::seconds(1));
+
+    // Ended from another of her devices.
+    let page = alice.get("/account/sessions").await.body;
+    let tablet_id = page
+        .split("data-session-id=\"")
+        .skip(1)
+        .map(|rest| &rest[..rest.find('"').unwrap()])
+        .find(|id| !page.contains(&format!("data-session-id=\"{id}\" class=\"current\"")))
+        .unwrap()
+        .to_owned();
+    alice
+        .submit(&format!("/account/sessions/{tablet_id}/revoke"), &[])
+        .await;
+    let phone_or_tablet = [&phone, &tablet];
+    let mut told = 0;
+    for browser in phone_or_tablet {
+        if !browser.is_signed_in().await {
+            let page = sign_in_page(browser).await;
+            assert!(page.contains("You were signed out from another of your devices."));
+            told += 1;
+        }
+    }
+    assert_eq!(told, 1, "one of them was signed out");
+
+    // By a password change made elsewhere; not in the browser that made it.
+    let still = if phone.is_signed_in().await {
+        &phone
+    } else {
+        &tablet
+    };
+    alice
+        .submit(
+            "/account/password",
+            &[
+                ("current_password", PASSWORD),
+                ("new_password", "another long passphrase here"),
+            ],
+        )
+        .await
+        .assert_redirect("/account");
+    let page = sign_in_page(still).await;
+    assert!(page.contains("because the password of your account was changed"));
+    let again = still.get("/login").await.body;
+    assert!(!again.contains("id=\"session-ended\""), "said once");
+    app.clock.advance(Duration::seconds(1));
+
+    // By staff.
+    let id: i32 = gatehouse::accounts::entity::find_by_login(&app.db, "alice")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    staff
+        .submit(&format!("/admin/users/{id}/sessions/revoke"), &[])
+        .await;
+    let page = sign_in_page(&alice).await;
+    assert!(page.contains("staff ended your session"), "{page}");
+
+    // Signing out oneself gives no such line.
+    let fresh = app.browser();
+    fresh
+        .login("alice", "another long passphrase here")
+        .await
+        .assert_redirect("/account");
+    fresh.logout().await;
+    assert!(
+        !fresh
+            .get("/login")
+            .await
+            .body
+            .contains("id=\"session-ended\"")
+    );
+}

@@ -10,11 +10,11 @@ use serde_json::Value;
 use crate::helpers::{PASSWORD, TestDatabase, extract_csrf, random_secret_key};
 
 /// Gatehouse listening on a loopback port, stopped when dropped.
-struct Served {
+pub(crate) struct Served {
     base: String,
     server: JoinHandle<Result<rocket::Rocket<rocket::Ignite>, rocket::Error>>,
     /// Held so the database lives exactly as long as the server.
-    _database: TestDatabase,
+    database: TestDatabase,
 }
 
 impl Drop for Served {
@@ -24,7 +24,12 @@ impl Drop for Served {
 }
 
 impl Served {
-    async fn start() -> Served {
+    pub(crate) async fn start() -> Served {
+        Served::start_with(&[]).await
+    }
+
+    /// Started with `settings` on top of the test defaults.
+    pub(crate) async fn start_with(settings: &[(&str, Value)]) -> Served {
         let database = TestDatabase::create().await;
         // Another test may take the free port between our look and Rocket's
         // bind; the site name tells our server from any other one there.
@@ -40,6 +45,9 @@ impl Served {
                 .merge(("site_name", site_name.clone()))
                 .merge(("secret_key", random_secret_key()))
                 .merge(("database_url", database.url.clone()));
+            let figment = settings.iter().fold(figment, |figment, (key, value)| {
+                figment.merge((*key, value))
+            });
             let server = rocket::tokio::spawn(gatehouse::rocket(figment).launch());
             let base = format!("http://127.0.0.1:{port}");
             let probe = Client::new();
@@ -53,7 +61,7 @@ impl Served {
                     return Served {
                         base,
                         server,
-                        _database: database,
+                        database,
                     };
                 }
                 rocket::tokio::time::sleep(Duration::from_millis(50)).await;
@@ -63,12 +71,23 @@ impl Served {
         panic!("the server did not come up");
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
+    /// Runs `sql` on the server's database, as an operator would.
+    pub(crate) async fn execute(&self, sql: &str) {
+        let db = sea_orm::Database::connect(&self.database.url)
+            .await
+            .unwrap();
+        sea_orm::ConnectionTrait::execute_unprepared(&db, sql)
+            .await
+            .unwrap();
+        db.close().await.ok();
+    }
+
     /// A browser: keeps cookies, shows redirects instead of following them.
-    fn browser(&self) -> Client {
+    pub(crate) fn browser(&self) -> Client {
         Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
@@ -76,14 +95,14 @@ impl Served {
             .unwrap()
     }
 
-    async fn page(&self, http: &Client, path: &str) -> String {
+    pub(crate) async fn page(&self, http: &Client, path: &str) -> String {
         let response = http.get(self.url(path)).send().await.unwrap();
         assert_eq!(response.status(), 200, "GET {path}");
         response.text().await.unwrap()
     }
 
     /// Fills in the form on `page_path` and posts it to `action`.
-    async fn submit(
+    pub(crate) async fn submit(
         &self,
         http: &Client,
         page_path: &str,
@@ -169,8 +188,9 @@ async fn an_api_key_and_a_token_work_from_a_script_until_revoked() {
             &[("name", "laptop"), ("scopes", "read"), ("scopes", "write")],
         )
         .await;
-    assert_eq!(created.status(), 201);
-    let page = created.text().await.unwrap();
+    assert_eq!(created.status(), 303);
+    assert_eq!(location(&created), "/account/api-keys");
+    let page = served.page(&browser, "/account/api-keys").await;
     let start = page.find(r#"id="new-api-key" class="secret">"#).unwrap();
     let key: String = page[start..]
         .split_once('>')

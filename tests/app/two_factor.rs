@@ -5,7 +5,7 @@ use rocket::http::Status;
 use time::Duration;
 use totp_rs::{Builder, Secret};
 
-use crate::helpers::{Browser, PASSWORD, TestApp, app, spawn_app};
+use crate::helpers::{Browser, PASSWORD, TestApp, TestResponse, app, spawn_app};
 
 /// What a page shows in `<code id="{id}" ...>`, unescaped.
 fn code_text(html: &str, id: &str) -> String {
@@ -49,22 +49,42 @@ pub fn now(app: &TestApp) -> i64 {
 pub struct Enabled {
     pub secret: String,
     pub codes: Vec<String>,
+    /// The page that showed the codes, once.
+    pub codes_page: String,
+}
+
+/// `POST /account/2fa/setup`, then the page it sends to; the secret.
+async fn begin_setup(browser: &Browser<'_>) -> String {
+    browser
+        .submit("/account/2fa/setup", &[])
+        .await
+        .assert_redirect("/account/2fa/setup");
+    let setup = browser.get("/account/2fa/setup").await;
+    setup.assert_status(Status::Ok);
+    code_text(&setup.body, "totp-secret")
+}
+
+/// Follows the redirect after codes were made to the page showing them.
+async fn shown_codes(browser: &Browser<'_>, made: TestResponse) -> TestResponse {
+    made.assert_redirect("/account/2fa/recovery-codes");
+    let page = browser.get("/account/2fa/recovery-codes").await;
+    page.assert_status(Status::Ok);
+    page
 }
 
 pub async fn enable(app: &TestApp, browser: &Browser<'_>) -> Enabled {
-    let setup = browser.submit("/account/2fa/setup", &[]).await;
-    setup.assert_status(Status::Ok);
-    let secret = code_text(&setup.body, "totp-secret");
+    let secret = begin_setup(browser).await;
     let confirmed = browser
         .submit(
             "/account/2fa/confirm",
             &[("code", &code(&secret, now(app)))],
         )
         .await;
-    confirmed.assert_status(Status::Created);
+    let confirmed = shown_codes(browser, confirmed).await;
     Enabled {
         secret,
         codes: recovery_codes(&confirmed.body),
+        codes_page: confirmed.body,
     }
 }
 
@@ -85,9 +105,17 @@ async fn setup_enables_nothing_until_a_correct_code_is_confirmed() {
     let browser = app.signed_up("alice").await;
 
     let setup = browser.submit("/account/2fa/setup", &[]).await;
+    setup.assert_redirect("/account/2fa/setup");
+    let setup = browser.get("/account/2fa/setup").await;
     setup.assert_status(Status::Ok);
     let secret = code_text(&setup.body, "totp-secret");
     assert_eq!(secret.len(), 32, "160 bits in base32");
+    let again = browser.get("/account/2fa/setup").await;
+    assert_eq!(
+        code_text(&again.body, "totp-secret"),
+        secret,
+        "the same on reload"
+    );
     let uri = code_text(&setup.body, "totp-uri");
     assert!(uri.starts_with("otpauth://totp/Gatehouse:alice?"), "{uri}");
     assert!(uri.contains(&format!("secret={secret}")) && uri.contains("issuer=Gatehouse"));
@@ -124,8 +152,11 @@ async fn setup_enables_nothing_until_a_correct_code_is_confirmed() {
         )
         .await;
 
-    confirmed.assert_status(Status::Created);
+    let confirmed = shown_codes(&browser, confirmed).await;
     let codes = recovery_codes(&confirmed.body);
+    let reload = browser.get("/account/2fa/recovery-codes").await;
+    reload.assert_redirect("/account/2fa");
+    assert!(recovery_codes(&browser.get("/account/2fa").await.body).is_empty());
     assert_eq!(codes.len(), 10);
     assert!(
         codes
@@ -148,7 +179,8 @@ async fn setup_enables_nothing_until_a_correct_code_is_confirmed() {
 async fn the_qr_code_decodes_to_the_otpauth_uri() {
     let app = spawn_app().await;
     let browser = app.signed_up("alice").await;
-    let setup = browser.submit("/account/2fa/setup", &[]).await;
+    begin_setup(&browser).await;
+    let setup = browser.get("/account/2fa/setup").await;
     let uri = code_text(&setup.body, "totp-uri");
     let body = unescape(&setup.body);
     let marker = "id=\"totp-qr\" src=\"data:image/svg+xml;base64,";
@@ -387,7 +419,7 @@ async fn new_recovery_codes_void_the_old_set_and_need_the_password() {
     let renewed = browser
         .submit("/account/2fa/recovery-codes", &[("password", PASSWORD)])
         .await;
-    renewed.assert_status(Status::Created);
+    let renewed = shown_codes(&browser, renewed).await;
     let new_codes = recovery_codes(&renewed.body);
     assert_eq!(new_codes.len(), 10);
     assert!(
@@ -730,4 +762,27 @@ async fn parallel_token_requests_share_the_accounts_guesses_at_otp() {
         (5, 3),
         "five codes checked, the rest refused"
     );
+}
+
+#[rocket::async_test]
+async fn turning_off_or_renewing_codes_when_two_factor_is_off_says_so() {
+    let app = spawn_app().await;
+    let browser = app.signed_up("alice").await;
+    for (path, fields) in [
+        (
+            "/account/2fa/disable",
+            vec![("password", PASSWORD), ("code", "123456")],
+        ),
+        ("/account/2fa/recovery-codes", vec![("password", PASSWORD)]),
+    ] {
+        let page = browser.submit(path, &fields).await;
+        page.assert_status(Status::UnprocessableEntity);
+        assert!(
+            page.body.contains(
+                r#"<p class="error" role="alert">Two-factor authentication is not on.</p>"#
+            ),
+            "{path}: {}",
+            page.body
+        );
+    }
 }

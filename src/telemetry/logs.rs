@@ -1,0 +1,106 @@
+//! The process's log output: `log_format = "text"` (the default) for people
+//! at a terminal, `"json"` for log shippers: one JSON object per line with
+//! `timestamp`, `level`, `target`, the message and its fields at the top
+//! level. `RUST_LOG` chooses what is logged (default: warnings, and
+//! Gatehouse's own information lines such as one per request). Rocket's
+//! own lines pass through the same subscriber; by default without its
+//! per-request details ("Request guard `CurrentUser` failed", "Responding
+//! with registered catcher"), which the request's own line already tells:
+//! two lines per refused request were most of the log during a flood.
+
+use rocket::figment::Figment;
+use tracing::Subscriber;
+use tracing_subscriber::filter::filter_fn;
+use tracing_subscriber::layer::{Context, SubscriberExt as _};
+use tracing_subscriber::util::SubscriberInitExt as _;
+use tracing_subscriber::{EnvFilter, Layer};
+
+use crate::config::ConfigError;
+
+/// Where sqlx reports a connection that took long to get from the pool.
+pub const SLOW_ACQUIRE_TARGET: &str = "sqlx::pool::acquire";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl LogFormat {
+    /// The `log_format` key: `"text"` (default) or `"json"`.
+    pub fn from_figment(figment: &Figment) -> Result<LogFormat, ConfigError> {
+        match figment.extract_inner::<String>("log_format") {
+            Err(e) if e.missing() => Ok(LogFormat::Text),
+            Err(e) => Err(e.into()),
+            Ok(value) => match value.as_str() {
+                "text" => Ok(LogFormat::Text),
+                "json" => Ok(LogFormat::Json),
+                _ => Err(ConfigError::new(
+                    "log_format",
+                    "must be \"text\" or \"json\"",
+                )),
+            },
+        }
+    }
+}
+
+/// Installs the process-wide subscriber (once; later calls do nothing).
+pub fn init(format: LogFormat) {
+    let (filter, quiet) = match EnvFilter::try_from_default_env() {
+        Ok(filter) => (filter, false),
+        Err(_) => (EnvFilter::new("warn,gatehouse=info"), true),
+    };
+    let details = quiet.then(|| filter_fn(|meta| !is_rocket_detail(meta.target())));
+    let output = match format {
+        LogFormat::Text => tracing_subscriber::fmt::layer().with_target(false).boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .boxed(),
+    };
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(details)
+        .with(output)
+        .with(SlowAcquires)
+        .try_init()
+        .ok();
+}
+
+/// Rocket's indented continuation lines, logged under `<module>::_`.
+fn is_rocket_detail(target: &str) -> bool {
+    target == "_" || target.ends_with("::_")
+}
+
+/// Counts sqlx's slow-acquire warnings into the pool metrics.
+struct SlowAcquires;
+
+impl<S: Subscriber> Layer<S> for SlowAcquires {
+    fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+        if event.metadata().target() == SLOW_ACQUIRE_TARGET {
+            super::metrics::slow_pool_acquire();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rocket::figment::providers::Serialized;
+
+    #[test]
+    fn log_format_is_text_json_or_a_named_error() {
+        let with = |value: &str| Figment::new().merge(Serialized::global("log_format", value));
+        assert_eq!(
+            LogFormat::from_figment(&Figment::new()),
+            Ok(LogFormat::Text)
+        );
+        assert_eq!(LogFormat::from_figment(&with("json")), Ok(LogFormat::Json));
+        assert_eq!(
+            LogFormat::from_figment(&with("xml")).unwrap_err().key,
+            "log_format"
+        );
+    }
+}
