@@ -1,6 +1,6 @@
 //! Handlers for `/api/v1/*`.
 
-use rocket::form::{self, Form, FromForm, error::ErrorKind};
+use rocket::form::{Form, FromForm};
 use rocket::http::{ContentType, Header, Status};
 use rocket::serde::json::Json;
 use rocket::{Responder, delete, get, post, routes};
@@ -385,8 +385,8 @@ pub struct UserPage {
 #[get("/v1/users?<q>&<page>")]
 async fn list_users(
     _staff: Staff,
-    q: form::Result<'_, &str>,
-    page: form::Result<'_, &str>,
+    q: Vec<&str>,
+    page: Vec<&str>,
     app: AppState<'_>,
 ) -> Result<Json<UserPage>, AppError> {
     let query = optional(q, "`q` is given at most once.")?.unwrap_or("");
@@ -419,15 +419,13 @@ async fn list_users(
     }))
 }
 
-/// A query parameter that may be left out, but not repeated or malformed.
-fn optional<'s>(
-    field: form::Result<'_, &'s str>,
-    refusal: &'static str,
-) -> Result<Option<&'s str>, AppError> {
-    match field {
-        Ok(text) => Ok(Some(text)),
-        Err(errors) if errors.iter().all(|e| matches!(e.kind, ErrorKind::Missing)) => Ok(None),
-        Err(_) => Err(AppError::BadRequest(refusal)),
+/// A query parameter that may be left out, but not repeated (Rocket
+/// would quietly keep one of the values).
+fn optional<'s>(values: Vec<&'s str>, refusal: &'static str) -> Result<Option<&'s str>, AppError> {
+    match values.as_slice() {
+        [] => Ok(None),
+        [one] => Ok(Some(one)),
+        _ => Err(AppError::BadRequest(refusal)),
     }
 }
 

@@ -590,7 +590,7 @@ async fn a_page_out_of_the_documented_range_is_refused_not_clamped() {
     let long = "a".repeat(255);
     for q in [long.as_str(), "a%00b", "%0A", "%C2%84", "a&q=b"] {
         let response = staff.get(&format!("/api/v1/users?q={q}")).await;
-        response.assert_status(Status::BadRequest);
+        assert_eq!(response.status, Status::BadRequest, "q={q}");
     }
     let many_bytes = "%C3%A9".repeat(254);
     staff
