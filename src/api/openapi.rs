@@ -16,7 +16,7 @@ use super::routes;
 #[openapi(
     info(
         title = "Gatehouse API",
-        description = "Accounts and authentication. Authenticate with `Authorization: Bearer <token>` (from `POST /api/v1/token`) or `X-API-Key: <key>` (from the account's API keys page). Cookies are not accepted.",
+        description = "Accounts and authentication. Authenticate with `Authorization: Bearer <token>` (from `POST /api/v1/token`) or `X-API-Key: <key>` (from the account's API keys page). Cookies are not accepted. Every error is JSON, `{\"error\", \"message\"}` (the token endpoint's are RFC 6749 §5.2); a method a path does not serve gets 405 with `Allow`.",
     ),
     paths(
         routes::token,

@@ -107,7 +107,7 @@ fn token_error(error: &'static str, description: &'static str) -> TokenResponse 
     ),
     responses(
         (status = 200, description = "A token", body = TokenGranted),
-        (status = 400, description = "RFC 6749 §5.2 error", body = TokenError),
+        (status = 400, description = "RFC 6749 §5.2 error: a missing or unknown field value, a wrong username, password or `otp`, or a body that is not a url-encoded form of at most 64 KiB (`invalid_request`)", body = TokenError),
         (status = 429, description = "Too many failed sign-ins", body = ApiError,
             headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
         (status = 503, description = "The password hashing queue is full", body = ApiError,
