@@ -373,10 +373,7 @@ pub struct UserPage {
             description = "1-based page number, from 1 to 1000000; a page past the last is empty"),
     ),
     responses(
-        (status = 200, description = "One page of users", body = UserPage,
-            links(("DeleteUser" = (operation_id = "delete_user",
-                parameters(("id" = "$response.body#/users/0/id")),
-                description = "A listed user's `id` deletes them (superuser)")))),
+        (status = 200, description = "One page of users", body = UserPage),
         (status = 400, description = "`q` or `page` out of its documented range", body = ApiError),
         CallerRefusals,
     ),
