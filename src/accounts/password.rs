@@ -291,6 +291,7 @@ impl HashPool {
             Ok(()) => Ok(answered),
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
                 self.counters.refused.fetch_add(1, Ordering::Relaxed);
+                crate::telemetry::metrics::password_hash_refused();
                 Err(HashError::Busy)
             }
         }

@@ -59,6 +59,7 @@ struct Metrics {
     pool_connections: Family<PoolLabels, Gauge>,
     pool_max: Gauge,
     pool_slow_acquires: Counter,
+    password_hashes_refused: Counter,
 }
 
 /// 0.5 ms to about 8 s, doubling.
@@ -79,6 +80,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         pool_connections: Family::default(),
         pool_max: Gauge::default(),
         pool_slow_acquires: Counter::default(),
+        password_hashes_refused: Counter::default(),
         registry: Registry::default(),
     };
     registry.register(
@@ -131,6 +133,11 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         "db_pool_slow_acquires",
         "Waits for a database connection longer than 100 ms",
         metrics.pool_slow_acquires.clone(),
+    );
+    registry.register(
+        "password_hashes_refused",
+        "Sign-ins, sign-ups and confirmations answered 503 because the hashing queue was full",
+        metrics.password_hashes_refused.clone(),
     );
     Metrics {
         registry,
@@ -196,6 +203,11 @@ pub fn slow_pool_acquire() {
     METRICS.pool_slow_acquires.inc();
 }
 
+/// A password hash or verification was refused: the hashing queue was full.
+pub fn password_hash_refused() {
+    METRICS.password_hashes_refused.inc();
+}
+
 /// The database pool as it is now.
 #[derive(Clone, Copy, Debug)]
 pub struct PoolState {
@@ -234,6 +246,7 @@ mod tests {
     fn counted_requests_appear_in_the_exposition() {
         request("GET", "/metrics-unit-test", 200, Duration::from_millis(3));
         security_event("sign_in_failed", Some("password"));
+        password_hash_refused();
         let text = encode(Some(PoolState {
             size: 3,
             idle: 1,
@@ -244,6 +257,7 @@ mod tests {
         ));
         assert!(text.contains(r#"gatehouse_db_pool_connections{state="in_use"} 2"#));
         assert!(text.contains("gatehouse_http_request_duration_seconds_bucket"));
+        assert!(text.contains("gatehouse_password_hashes_refused_total"));
         assert!(text.ends_with("# EOF\n"));
     }
 }

@@ -98,6 +98,16 @@ async fn sign_ins_beyond_the_queue_get_503_at_once_and_are_not_hashed() {
         busy as u64,
         "no refused one hashed"
     );
+    // Monitoring sees them (the registry is the process's: at least these).
+    let monitor = app.browser();
+    monitor.set_remote("127.0.0.1:9000");
+    let metrics = monitor.get("/metrics").await.body;
+    let refused: u64 = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("gatehouse_password_hashes_refused_total "))
+        .and_then(|value| value.trim().parse().ok())
+        .expect("the refusal counter");
+    assert!(refused >= busy as u64, "{refused} counted");
     // The refusals are not failed attempts: nothing was counted for them.
     let retry = &browsers[5];
     let token = retry.csrf_token().await;
