@@ -32,10 +32,10 @@ where
 
 async fn run() {
     let hasher = PasswordHasher::new(Argon2Settings::default()).expect("valid parameters");
-    let password = Password::parse_new("correct horse battery staple").unwrap();
+    let password = Password::parse_new("correct horse battery staple", 12).unwrap();
     let wrong = Password::for_sign_in("correct horse battery stapler").unwrap();
     let hash = hasher.hash(&password).await.unwrap();
-    let long = Password::parse_new(&"Tr0ub4dor&3-".repeat(85)).unwrap();
+    let long = Password::parse_new(&"Tr0ub4dor&3-".repeat(85), 12).unwrap();
 
     let hash_ms = mean_ms(|| hasher.hash(&password)).await;
     let verify_ms = mean_ms(|| hasher.verify(&password, Some(&hash))).await;

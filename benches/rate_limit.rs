@@ -72,7 +72,7 @@ async fn measure(name: &str, limiter: RateLimiter, verify_us: f64) {
 
 async fn run() {
     let hasher = PasswordHasher::new(Argon2Settings::default()).expect("valid parameters");
-    let password = Password::parse_new("correct horse battery staple").unwrap();
+    let password = Password::parse_new("correct horse battery staple", 12).unwrap();
     let hash = hasher.hash(&password).await.unwrap();
     let verify_us = mean_us(20, |_| hasher.verify(&password, Some(&hash))).await;
     println!("argon2id verification: {verify_us:.0} µs; {ROUNDS} rounds per row");

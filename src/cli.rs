@@ -158,6 +158,7 @@ async fn create_superuser(figment: &Figment, username: &str, email: &str) -> Res
         username,
         email,
         password: &password,
+        min_password_length: config.password_min_length,
     };
     let now = crate::clock::Clock::system().now();
     match service::register(&db, &hasher, now, registration, roles).await {

@@ -26,6 +26,8 @@ pub mod db;
 pub mod error;
 /// Request ids, request logs, Prometheus metrics, the log output.
 pub mod telemetry;
+/// The rule every text input passes first: no control characters.
+pub mod text;
 
 // Domain: one module per feature, entities, queries and services; no
 // Rocket request types, no templates. Lower ones never import higher ones.

@@ -100,6 +100,9 @@ pub const EMAIL_INDEX: &str = "users_email_lower_key";
 /// The user whose username or email is `login`, ignoring case. A username
 /// cannot contain `@` and an email must, so at most one user matches.
 pub async fn find_by_login(db: &impl ConnectionTrait, login: &str) -> Result<Option<Model>, DbErr> {
+    // Emails are stored in NFC (`forms::Email`): look them up the same way.
+    let login: String = unicode_normalization::UnicodeNormalization::nfc(login).collect();
+    let login = login.as_str();
     let column = if login.contains('@') {
         Column::Email
     } else {

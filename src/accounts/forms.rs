@@ -4,6 +4,7 @@
 //! [`Email`] and [`Password`](super::password::Password) at the boundary.
 
 use rocket::form::FromForm;
+use unicode_normalization::UnicodeNormalization as _;
 
 /// 3 to 32 of `[A-Za-z0-9_.-]`, kept in the case typed; unique ignoring case.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,7 +33,10 @@ pub struct Email(String);
 
 impl Email {
     pub fn parse(input: &str) -> Result<Email, String> {
-        let input = input.trim();
+        // Stored in NFC, so the composed and decomposed spellings of one
+        // address are one address (and meet the same unique index).
+        let normalized: String = input.trim().nfc().collect();
+        let input = normalized.as_str();
         let invalid = || Err("Enter a valid email address.".to_owned());
         if input.is_empty() || input.chars().count() > 254 {
             return invalid();
@@ -45,9 +49,12 @@ impl Email {
             && !local.starts_with('.')
             && !local.ends_with('.')
             && !local.contains("..")
-            && local
-                .chars()
-                .all(|c| !c.is_whitespace() && !c.is_control() && !"@<>()[]\\,;:\"".contains(c));
+            && local.chars().all(|c| {
+                !c.is_whitespace()
+                    && !c.is_control()
+                    && !is_invisible(c)
+                    && !"@<>()[]\\,;:\"".contains(c)
+            });
         let labels: Vec<&str> = domain.split('.').collect();
         let domain_ok = labels.len() >= 2
             && labels.iter().all(|label| {
@@ -67,6 +74,17 @@ impl Email {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Characters that show as nothing (zero-width spaces and joiners,
+/// direction marks, soft hyphens, variation selectors, byte order marks,
+/// tags): an address holding one looks like another address.
+fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{AD}' | '\u{34F}' | '\u{61C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
+        | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}'
+        | '\u{FFA0}' | '\u{FFF0}'..='\u{FFF8}' | '\u{E0000}'..='\u{E0FFF}')
 }
 
 #[derive(FromForm)]
@@ -98,6 +116,9 @@ pub struct ChangePasswordForm<'r> {
     pub current_password: &'r str,
     #[field(default = "")]
     pub new_password: &'r str,
+    /// Also revoke every API key of the account.
+    #[field(default = false)]
+    pub revoke_api_keys: bool,
 }
 
 #[cfg(test)]

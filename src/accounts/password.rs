@@ -19,7 +19,6 @@ use thread_priority::{ThreadPriority, ThreadPriorityValue, set_current_thread_pr
 use crate::config::Argon2Settings;
 use crate::error::AppError;
 
-pub const MIN_LENGTH: usize = 8;
 /// Longer input is refused before hashing: argon2 cost grows with it.
 pub const MAX_LENGTH: usize = 1024;
 /// zxcvbn's matching grows quickly with length; a long password's strength
@@ -43,12 +42,13 @@ impl Password {
             .then(|| Password(input.to_owned()))
     }
 
-    /// A new password: 8 to 1024 characters. The rest of the policy, which
-    /// needs the username and email, is [`check_new_password`].
-    pub fn parse_new(input: &str) -> Result<Password, String> {
+    /// A new password: `min_length` (the `password_min_length` setting)
+    /// to 1024 characters. The rest of the policy, which needs the username
+    /// and email, is [`check_new_password`].
+    pub fn parse_new(input: &str, min_length: usize) -> Result<Password, String> {
         let length = input.chars().count();
-        if length < MIN_LENGTH {
-            Err(format!("Use at least {MIN_LENGTH} characters."))
+        if length < min_length {
+            Err(format!("Use at least {min_length} characters."))
         } else if length > MAX_LENGTH {
             Err(format!("Use at most {MAX_LENGTH} characters."))
         } else {
@@ -408,7 +408,7 @@ mod tests {
     async fn hashes_agree_with_the_argon2_crate_both_ways() {
         use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
         let hasher = fast_hasher();
-        let password = Password::parse_new("correct horse battery staple").unwrap();
+        let password = Password::parse_new("correct horse battery staple", 12).unwrap();
         let ours = hasher.hash(&password).await.unwrap();
         let parsed = PasswordHash::new(&ours).unwrap();
         assert!(
@@ -436,17 +436,17 @@ mod tests {
 
     #[test]
     fn length_limits_are_enforced_in_characters() {
-        assert!(Password::parse_new("short").is_err());
-        assert!(Password::parse_new("ééééééé").is_err());
-        assert!(Password::parse_new(&"x".repeat(1024)).is_ok());
-        assert!(Password::parse_new(&"x".repeat(1025)).is_err());
+        assert!(Password::parse_new("short", 12).is_err());
+        assert!(Password::parse_new("ééééééééééé", 12).is_err());
+        assert!(Password::parse_new(&"x".repeat(1024), 12).is_ok());
+        assert!(Password::parse_new(&"x".repeat(1025), 12).is_err());
         assert!(Password::for_sign_in(&"x".repeat(1025)).is_none());
         assert!(Password::for_sign_in("").is_none());
     }
 
     #[test]
     fn debug_output_hides_the_password() {
-        let password = Password::parse_new("hunter2hunter2").unwrap();
+        let password = Password::parse_new("hunter2hunter2", 12).unwrap();
         assert!(!format!("{password:?}").contains("hunter2"));
     }
 
@@ -461,30 +461,30 @@ mod tests {
             "aaaaaaaa",
             "P@ssw0rd",
         ] {
-            let password = Password::parse_new(common).unwrap();
+            let password = Password::parse_new(common, 8).unwrap();
             assert!(
                 policy(&password, "alice", "alice@example.com").is_err(),
                 "{common}"
             );
         }
-        let own_name = Password::parse_new("Alice_Wonder").unwrap();
+        let own_name = Password::parse_new("Alice_Wonder", 12).unwrap();
         assert!(policy(&own_name, "alice_wonder", "a@example.com").is_err());
-        let own_email = Password::parse_new("alice@example.com").unwrap();
+        let own_email = Password::parse_new("alice@example.com", 12).unwrap();
         assert!(policy(&own_email, "bob", "alice@example.com").is_err());
     }
 
     #[test]
     fn a_passphrase_is_accepted() {
-        let password = Password::parse_new("correct horse battery staple").unwrap();
+        let password = Password::parse_new("correct horse battery staple", 12).unwrap();
         assert!(policy(&password, "alice", "alice@example.com").is_ok());
-        let long = Password::parse_new(&"Tr0ub4dor&3-".repeat(80)).unwrap();
+        let long = Password::parse_new(&"Tr0ub4dor&3-".repeat(80), 12).unwrap();
         assert!(policy(&long, "alice", "alice@example.com").is_ok());
     }
 
     #[rocket::async_test]
     async fn hashes_verify_and_wrong_passwords_do_not() {
         let hasher = fast_hasher();
-        let password = Password::parse_new("correct horse battery staple").unwrap();
+        let password = Password::parse_new("correct horse battery staple", 12).unwrap();
         let hash = hasher.hash(&password).await.unwrap();
         assert!(hash.starts_with("$argon2id$"));
         assert!(hasher.verify(&password, Some(&hash)).await.unwrap());
@@ -497,7 +497,7 @@ mod tests {
     #[rocket::async_test]
     async fn hashes_with_other_parameters_need_a_rehash() {
         let hash = fast_hasher()
-            .hash(&Password::parse_new("correct horse battery staple").unwrap())
+            .hash(&Password::parse_new("correct horse battery staple", 12).unwrap())
             .await
             .unwrap();
         let default_hasher = PasswordHasher::new(Argon2Settings::default()).unwrap();

@@ -15,6 +15,8 @@ pub struct Registration<'a> {
     pub username: &'a str,
     pub email: &'a str,
     pub password: &'a str,
+    /// The `password_min_length` setting.
+    pub min_password_length: usize,
 }
 
 /// Roles given at creation: none for sign-up, all for `createsuperuser`.
@@ -69,7 +71,10 @@ pub async fn register(
     let mut errors = FormErrors::default();
     let username = errors.check("username", Username::parse(input.username));
     let email = errors.check("email", Email::parse(input.email));
-    let password = errors.check("password", Password::parse_new(input.password));
+    let password = errors.check(
+        "password",
+        Password::parse_new(input.password, input.min_password_length),
+    );
     if let Some(password) = &password
         && let Err(message) =
             check_new_password(password, input.username.trim(), input.email.trim()).await

@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 
 use crate::accounts::entity as user;
 use crate::accounts::service::{self, begin_superuser_safe};
+use crate::api_keys::entity as api_key;
 use crate::client::ClientInfo;
 use crate::error::AppError;
 use crate::security_log::{self, Event, EventKind};
@@ -84,14 +85,24 @@ pub async fn set_active(
     Ok(ended)
 }
 
-/// Ends every session of an account. Answers how many ended.
-pub async fn end_sessions(acting: &Acting<'_>, account: &user::Model) -> Result<u64, AppError> {
+/// Ends every session of an account and revokes its API keys, so no
+/// credential an intruder made survives. Answers how many sessions ended
+/// and how many keys were revoked.
+pub async fn end_sessions(
+    acting: &Acting<'_>,
+    account: &user::Model,
+) -> Result<(u64, u64), AppError> {
     let ended = store::delete_others(acting.db, account.id, None).await?;
-    let detail = json!({ "by": acting.actor.username, "sessions_ended": ended });
+    let keys = api_key::revoke_all(acting.db, account.id, acting.now).await?;
+    let detail = json!({
+        "by": acting.actor.username,
+        "sessions_ended": ended,
+        "api_keys_revoked": keys,
+    });
     acting
         .record(account.id, EventKind::AllSessionsRevokedByStaff, detail)
         .await;
-    Ok(ended)
+    Ok((ended, keys))
 }
 
 /// Sets the member and staff roles (superusers only; the caller's guard

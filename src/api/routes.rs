@@ -13,10 +13,12 @@ use super::responses::CallerRefusals;
 use crate::accounts::entity as user;
 use crate::admin::staff::{self, Acting};
 use crate::api_keys::scope::Scopes;
+use crate::auth::csrf::SameSite;
 use crate::auth::sign_in::{self, Holder, Outcome, Refusal};
 use crate::auth::{AppState, ClientInfo, CurrentUser, Staff, Superuser};
 use crate::error::AppError;
 use crate::sessions::{self, Via, store};
+use crate::text;
 
 pub fn routes() -> Vec<rocket::Route> {
     routes![
@@ -45,16 +47,17 @@ pub struct TokenRequest<'r> {
     /// Always `password`.
     #[schema(required = true, value_type = String, pattern = "^password$", example = "password")]
     grant_type: Option<&'r str>,
-    /// The username or email.
-    #[schema(required = true, value_type = String, min_length = 1)]
+    /// The username or email; no field may hold a control character.
+    #[schema(required = true, value_type = String, min_length = 1, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     username: Option<&'r str>,
-    #[schema(required = true, value_type = String, min_length = 1, max_length = 1024)]
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 1024, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     password: Option<&'r str>,
     /// `read`, `write`, or both space-separated; both when left out.
     #[schema(value_type = String, required = false, pattern = "^ *(read|write|read +write|write +read)? *$", example = "read write")]
     scope: Option<&'r str>,
     /// The current TOTP code (or a recovery code), for accounts with
     /// two-factor authentication.
+    #[schema(value_type = String, required = false, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     otp: Option<&'r str>,
 }
 
@@ -87,6 +90,10 @@ pub enum TokenResponse {
     Refused(Json<TokenError>),
 }
 
+/// The one answer to credentials that were not accepted, with the `otp`
+/// hint whatever the account and whether or not the password was right.
+const NOT_GRANTED: &str = "The credentials were not accepted. If the account uses two-factor authentication, send its current code as `otp`.";
+
 fn token_error(error: &'static str, description: &'static str) -> TokenResponse {
     TokenResponse::Refused(Json(TokenError {
         error,
@@ -108,6 +115,7 @@ fn token_error(error: &'static str, description: &'static str) -> TokenResponse 
     responses(
         (status = 200, description = "A token", body = TokenGranted),
         (status = 400, description = "RFC 6749 §5.2 error: a missing or unknown field value, a wrong username, password or `otp`, or a body that is not a url-encoded form of at most 64 KiB (`invalid_request`)", body = TokenError),
+        (status = 403, description = "Sent by a browser from another site (`Origin` or `Sec-Fetch-Site`)", body = ApiError),
         (status = 429, description = "Too many failed sign-ins", body = ApiError,
             headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
         (status = 503, description = "The password hashing queue is full", body = ApiError,
@@ -116,6 +124,7 @@ fn token_error(error: &'static str, description: &'static str) -> TokenResponse 
 )]
 #[post("/v1/token", data = "<form>")]
 async fn token(
+    _same_site: SameSite,
     form: Option<Form<TokenRequest<'_>>>,
     app: AppState<'_>,
     client: ClientInfo,
@@ -142,29 +151,17 @@ async fn token(
 fn token_answer(outcome: Outcome, scopes: Scopes) -> Result<TokenResponse, AppError> {
     let signed = match outcome {
         Outcome::SignedIn(signed) => signed,
-        Outcome::NeedsSecondFactor => {
-            return Ok(token_error(
-                "invalid_grant",
-                "This account uses two-factor authentication: send the current code as `otp`.",
-            ));
-        }
         Outcome::Refused(Refusal::Limited { retry_after }) => {
             return Err(AppError::TooManyRequests { retry_after });
         }
         Outcome::Refused(Refusal::Inactive) => {
             return Ok(token_error("invalid_grant", sign_in::DEACTIVATED));
         }
-        Outcome::Refused(Refusal::WrongCode) => {
-            return Ok(token_error(
-                "invalid_grant",
-                "The one-time code (`otp`) is not valid, or was already used.",
-            ));
-        }
-        Outcome::Refused(_) => {
-            return Ok(token_error(
-                "invalid_grant",
-                "The username or password is incorrect.",
-            ));
+        // A wrong password, a missing `otp` after a right one and a wrong
+        // `otp` get the same answer: telling them apart would confirm the
+        // password to whoever is guessing it.
+        Outcome::NeedsSecondFactor | Outcome::Refused(_) => {
+            return Ok(token_error("invalid_grant", NOT_GRANTED));
         }
     };
     let issued = signed
@@ -183,6 +180,19 @@ fn token_answer(outcome: Outcome, scopes: Scopes) -> Result<TokenResponse, AppEr
 
 /// The grant's username, password and scopes, or the RFC 6749 error.
 fn parse_grant<'r>(form: &TokenRequest<'r>) -> Result<(&'r str, &'r str, Scopes), TokenResponse> {
+    let fields = [
+        form.grant_type,
+        form.username,
+        form.password,
+        form.scope,
+        form.otp,
+    ];
+    if fields.into_iter().flatten().any(text::has_control) {
+        return Err(token_error(
+            "invalid_request",
+            "No field may contain a control character (such as NUL or a line break).",
+        ));
+    }
     match form.grant_type {
         Some("password") => {}
         Some(_) => {
@@ -387,7 +397,7 @@ async fn list_users(
     app: AppState<'_>,
 ) -> Result<Json<UserPage>, AppError> {
     let query = optional(q, "`q` is given at most once.")?.unwrap_or("");
-    if query.chars().count() > 254 || query.chars().any(char::is_control) {
+    if query.chars().count() > 254 || text::has_control(query) {
         return Err(AppError::BadRequest(
             "`q` is at most 254 characters, without control characters.",
         ));

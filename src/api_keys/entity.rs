@@ -106,6 +106,20 @@ pub async fn revoke(
         .await
 }
 
+/// Revokes every unrevoked key of `user_id`; answers how many.
+pub async fn revoke_all(
+    db: &impl ConnectionTrait,
+    user_id: i32,
+    now: TimeDateTimeWithTimeZone,
+) -> Result<u64, DbErr> {
+    let result = update_owned::<Entity>(user_id)
+        .col_expr(Column::RevokedAt, Expr::value(now))
+        .filter(Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
+}
+
 pub async fn record_use(
     db: &impl ConnectionTrait,
     id: i32,

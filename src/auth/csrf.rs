@@ -17,6 +17,7 @@ use rocket::request::{FromRequest, Outcome, Request};
 use super::cookies;
 use super::refusal::explain;
 use crate::config::AppConfig;
+use crate::text;
 
 /// The hidden form field that carries the token.
 pub const FIELD: &str = "csrf_token";
@@ -24,6 +25,9 @@ const COOKIE: &str = "gatehouse_csrf";
 
 const FORGED: &str =
     "This form has expired or did not come from this site. Go back, reload the page and try again.";
+
+const CONTROL: &str =
+    "The form contained a control character (such as NUL or a line break), which no field accepts.";
 
 /// The visitor's token, for rendering into forms. Created on first use.
 pub struct CsrfToken(String);
@@ -82,7 +86,9 @@ fn issue(cookies: &CookieJar<'_>, config: &AppConfig) -> String {
 
 /// A form body that passed the CSRF checks, parsed as `T`. Use it instead
 /// of `Form<T>` on every browser POST. Bodies over the `form` limit get
-/// 413, bodies that are not UTF-8 or not url-encoded get 400.
+/// 413, bodies that are not UTF-8 or not url-encoded get 400, and a field
+/// holding a control character (NUL included) gets 422 before any handler
+/// or database sees it.
 pub struct CsrfForm<T>(pub T);
 
 /// The decoded fields of the request body, kept for the request's life so
@@ -132,6 +138,14 @@ impl<'r, T: FromForm<'r>> FromData<'r> for CsrfForm<T> {
             return DataOutcome::Error((Status::Forbidden, ()));
         }
 
+        if fields
+            .iter()
+            .any(|(name, value)| text::has_control(name) || text::has_control(value))
+        {
+            explain(req, CONTROL);
+            return DataOutcome::Error((Status::UnprocessableEntity, ()));
+        }
+
         let values = fields
             .iter()
             .filter(|(name, _)| name != FIELD)
@@ -172,6 +186,30 @@ fn is_cross_site(req: &Request<'_>, config: &AppConfig) -> bool {
         .is_some_and(|(origin_host, host)| origin_host.eq_ignore_ascii_case(host));
     !(same_host || origin.eq_ignore_ascii_case(&config.public_url))
 }
+
+/// A request no browser sent from another site: for the endpoints that
+/// take credentials without a CSRF token (the token endpoint), so a page
+/// elsewhere cannot spend an account's failed-sign-in budget. Clients
+/// other than browsers send neither `Origin` nor `Sec-Fetch-Site` and pass.
+pub struct SameSite;
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for SameSite {
+    type Error = ();
+
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ()> {
+        let Some(config) = req.rocket().state::<AppConfig>() else {
+            return Outcome::Error((Status::InternalServerError, ()));
+        };
+        if is_cross_site(req, config) {
+            super::refusal::explain_api(req, "cross_site", CROSS_SITE);
+            return Outcome::Error((Status::Forbidden, ()));
+        }
+        Outcome::Success(SameSite)
+    }
+}
+
+const CROSS_SITE: &str = "This endpoint does not take requests sent by pages of other sites.";
 
 /// For POST routes whose form has no fields but the token.
 pub struct NoFields;

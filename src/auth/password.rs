@@ -18,6 +18,10 @@ pub struct PasswordChange<'a> {
     /// Whether the current password was confirmed (or there is none).
     pub confirmed: bool,
     pub new_password: &'a str,
+    /// The `password_min_length` setting.
+    pub min_password_length: usize,
+    /// Also revoke every API key of the account.
+    pub revoke_api_keys: bool,
     /// The session the change was made from, which stays signed in.
     pub keep_session: Option<i32>,
 }
@@ -51,7 +55,10 @@ pub async fn change_password(
     if !change.confirmed {
         errors.add("current_password", "Your current password is not correct.");
     }
-    let new_password = errors.check("new_password", Password::parse_new(change.new_password));
+    let new_password = errors.check(
+        "new_password",
+        Password::parse_new(change.new_password, change.min_password_length),
+    );
     if let Some(password) = &new_password
         && let Err(message) = check_new_password(password, &user.username, &user.email).await
     {
@@ -63,8 +70,13 @@ pub async fn change_password(
     let hash = hasher.hash(&new_password).await.map_err(AppError::from)?;
     set_password_hash(db, user.id, hash, now).await?;
     let ended = store::delete_others(db, user.id, change.keep_session).await?;
+    let keys = if change.revoke_api_keys {
+        crate::api_keys::entity::revoke_all(db, user.id, now).await?
+    } else {
+        0
+    };
     let event = Event::new(user.id, EventKind::PasswordChanged, client)
-        .detail(serde_json::json!({ "other_sessions_ended": ended }));
+        .detail(serde_json::json!({ "other_sessions_ended": ended, "api_keys_revoked": keys }));
     security_log::record(db, now, event).await;
     Ok(ended)
 }

@@ -18,7 +18,7 @@ use serde_json::json;
 
 use super::client::ClientInfo;
 use super::tokens::{self, IssuedToken};
-use super::{AppState, pending, session};
+use super::{AppState, CurrentUser, pending, session};
 use crate::accounts::entity as user;
 use crate::accounts::password::Password;
 use crate::accounts::service::{self as accounts, RegisterError, Registration, Roles};
@@ -483,16 +483,38 @@ pub async fn count_sign_in_failure(
 }
 
 /// Checks a signed-in user's password before a sensitive change (a new
-/// password, ending sessions, two-factor settings). It is a password check
-/// like any other: refused while the account or address is over the
-/// sign-in limit, and a wrong answer counts against it.
+/// password, ending sessions, two-factor settings). Its failures count
+/// against the session it is typed in (and the address), not the account:
+/// failed sign-ins that others send cannot lock the owner out of the very
+/// steps that recover the account, and guesses from a stolen session lock
+/// only that session. Without a session (a caller by API key), the
+/// account's counters apply.
 pub async fn confirm_password(
     app: &AppState<'_>,
     client: &ClientInfo,
-    account: &user::Model,
+    current: &CurrentUser,
     input: &str,
 ) -> Result<bool, AppError> {
-    let counters = account_counters(app, client, account);
+    let account = &current.user;
+    let counters = match current.session() {
+        Some(session) => {
+            let limits = app.limiter.settings();
+            let subject = format!("session:{}", session.id);
+            let mut counters =
+                vec![
+                    app.limiter
+                        .counter("confirm:session", &subject, limits.sign_in_per_account),
+                ];
+            if let Some(ip) = client.ip_string() {
+                counters.push(
+                    app.limiter
+                        .counter("sign_in:ip", &ip, limits.sign_in_per_ip),
+                );
+            }
+            counters
+        }
+        None => account_counters(app, client, account),
+    };
     let _turn = app.limiter.take_turn(&counters).await;
     let now = app.clock.now();
     if let Some(retry_after) = app.limiter.check(now, &counters).await? {

@@ -30,6 +30,8 @@ pub struct AppConfig {
     pub session_max: time::Duration,
     pub remember_me: time::Duration,
     pub jwt_ttl_seconds: u32,
+    /// The fewest characters a new password may have (ASVS 2.1.1: 12).
+    pub password_min_length: usize,
     pub jwt_issuer: String,
     pub jwt_audience: String,
     pub staff_require_2fa: bool,
@@ -137,6 +139,7 @@ struct RawConfig {
     session_max_days: u32,
     remember_me_days: u32,
     jwt_ttl_seconds: u32,
+    password_min_length: u32,
     jwt_issuer: Option<String>,
     jwt_audience: Option<String>,
     staff_require_2fa: bool,
@@ -161,6 +164,7 @@ impl Default for RawConfig {
             session_max_days: 30,
             remember_me_days: 30,
             jwt_ttl_seconds: 900,
+            password_min_length: 12,
             jwt_issuer: None,
             jwt_audience: None,
             staff_require_2fa: true,
@@ -226,6 +230,12 @@ impl AppConfig {
         let session_max = time::Duration::days(positive("session_max_days", raw.session_max_days)?);
         let remember_me = time::Duration::days(positive("remember_me_days", raw.remember_me_days)?);
         positive("jwt_ttl_seconds", raw.jwt_ttl_seconds)?;
+        if !(8..=128).contains(&raw.password_min_length) {
+            return Err(ConfigError::new(
+                "password_min_length",
+                "must be from 8 to 128",
+            ));
+        }
         let oauth_timeout = std::time::Duration::from_secs(
             positive("oauth_timeout_seconds", raw.oauth_timeout_seconds)?.unsigned_abs(),
         );
@@ -278,6 +288,7 @@ impl AppConfig {
             session_max,
             remember_me,
             jwt_ttl_seconds: raw.jwt_ttl_seconds,
+            password_min_length: raw.password_min_length as usize,
             staff_require_2fa: raw.staff_require_2fa,
             argon2: raw.argon2,
             oauth,

@@ -115,7 +115,9 @@ pub async fn fetch_identity(
     let access_token = token.access_token().secret();
     let profile = get_json(http, provider, &provider.userinfo_url, access_token).await?;
     let id = match &profile[&provider.id_field] {
-        Value::String(id) if !id.is_empty() && id.len() <= 255 => id.clone(),
+        Value::String(id) if !id.is_empty() && id.len() <= 255 && !crate::text::has_control(id) => {
+            id.clone()
+        }
         Value::Number(id) => id.to_string(),
         _ => {
             return Err(failed(
@@ -133,11 +135,16 @@ pub async fn fetch_identity(
     if email.is_none()
         && let Some(emails_url) = &provider.emails_url
     {
-        email = primary_verified_email(&get_json(http, provider, emails_url, access_token).await?);
+        email = primary_verified_email(&get_json(http, provider, emails_url, access_token).await?)
+            .and_then(|e| Email::parse(&e).ok())
+            .map(|e| e.as_str().to_owned());
     }
     Ok(Identity {
         id,
-        login: text(&provider.login_field).filter(|l| l.len() <= 255),
+        // A login is only a suggestion for a new username: one that is too
+        // long or holds control characters is dropped, not stored.
+        login: text(&provider.login_field)
+            .filter(|l| l.len() <= 255 && !crate::text::has_control(l)),
         email,
     })
 }

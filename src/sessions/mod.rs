@@ -53,18 +53,25 @@ pub async fn revoke(
     Ok(true)
 }
 
-/// Ends every session of `user_id` but `keep`, and records it. Answers how
-/// many ended.
+/// Ends every session of `user_id` but `keep` (and, with
+/// `revoke_api_keys`, revokes every API key of theirs), and records it.
+/// Answers how many sessions ended.
 pub async fn revoke_others(
     db: &impl ConnectionTrait,
     now: OffsetDateTime,
     client: &ClientInfo,
     user_id: i32,
     keep: Option<i32>,
+    revoke_api_keys: bool,
 ) -> Result<u64, DbErr> {
     let ended = store::delete_others(db, user_id, keep).await?;
+    let keys = if revoke_api_keys {
+        crate::api_keys::entity::revoke_all(db, user_id, now).await?
+    } else {
+        0
+    };
     let event = Event::new(user_id, EventKind::OtherSessionsRevoked, client)
-        .detail(json!({ "ended": ended }));
+        .detail(json!({ "ended": ended, "api_keys_revoked": keys }));
     security_log::record(db, now, event).await;
     Ok(ended)
 }

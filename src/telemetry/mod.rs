@@ -47,6 +47,12 @@ pub fn note_user(req: &Request<'_>, user_id: i32) {
         .store(i64::from(user_id), Ordering::Relaxed);
 }
 
+/// Who the request was noted to be from, if anyone.
+pub fn noted_user(req: &Request<'_>) -> Option<i32> {
+    let id = context(req).user_id.load(Ordering::Relaxed);
+    i32::try_from(id).ok().filter(|&id| id != 0)
+}
+
 /// This request's id.
 pub fn request_id<'r>(req: &'r Request<'_>) -> &'r str {
     &context(req).id

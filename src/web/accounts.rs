@@ -51,6 +51,7 @@ async fn signup(
         username: form.username,
         email: form.email,
         password: form.password,
+        min_password_length: app.config.password_min_length,
     };
     let rerender = |errors: &FormErrors| {
         let values = json!({ "username": form.username, "email": form.email });
@@ -177,6 +178,7 @@ async fn account_context(
     };
     Ok(json!({
         "has_password": user.password_hash.is_some(),
+        "password_min_length": app.config.password_min_length,
         "joined": user.created_at.date().to_string(),
         "two_factor": user.has_two_factor(),
         "recovery_codes_left": recovery_codes_left,
@@ -197,10 +199,12 @@ async fn change_password(
     let user = &current.user;
     // An account made through OAuth has no password yet and may set one.
     let confirmed = user.password_hash.is_none()
-        || sign_in::confirm_password(&app, &client, user, form.current_password).await?;
+        || sign_in::confirm_password(&app, &client, &current, form.current_password).await?;
     let change = PasswordChange {
         confirmed,
         new_password: form.new_password,
+        min_password_length: app.config.password_min_length,
+        revoke_api_keys: form.revoke_api_keys,
         keep_session: current.session().map(|session| session.id),
     };
     let now = app.clock.now();

@@ -97,10 +97,7 @@ async fn users(
     view: Page<'_>,
     app: AppState<'_>,
 ) -> Result<Template, AppError> {
-    let query = q.unwrap_or("").trim();
-    if query.len() > 254 {
-        return Err(AppError::BadRequest("The search text is too long."));
-    }
+    let query = crate::text::search_query(q).map_err(AppError::BadRequest)?;
     let page = crate::db::page_number(page);
     let (found, total) = user::search(app.db, query, page - 1, USERS_PER_PAGE).await?;
     let pages = total.div_ceil(USERS_PER_PAGE).max(1);
@@ -248,10 +245,13 @@ async fn revoke_sessions(
 ) -> Result<Flash<Redirect>, AppError> {
     let acting = acting(&app, &client, &staff.0);
     let account = staff::target(&acting, id).await?;
-    let ended = staff::end_sessions(&acting, &account).await?;
+    let (ended, keys) = staff::end_sessions(&acting, &account).await?;
     Ok(back_to(
         id,
-        format!("Ended {ended} session(s) of {}.", account.username),
+        format!(
+            "Ended {ended} session(s) of {} and revoked {keys} API key(s).",
+            account.username
+        ),
     ))
 }
 

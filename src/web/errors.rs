@@ -184,8 +184,30 @@ fn handle<'r>(status: Status, req: &'r Request<'_>) -> catcher::BoxFuture<'r> {
             // leaves the visitor anonymous here.
             let _ = crate::auth::session::current(req).await;
         }
+        if matches!(status.code, 401 | 403) {
+            log_refusal(req, status);
+        }
         error_response(req, status, None)
     })
+}
+
+/// A guard's refusal (CSRF, role, scope, credentials) as one warning that
+/// says who, from where and what, where Rocket alone says only that a
+/// guard failed.
+fn log_refusal(req: &Request<'_>, status: Status) {
+    let address = crate::auth::ClientInfo::of(req)
+        .ip_string()
+        .unwrap_or_default();
+    let method = req.method().as_str();
+    let path = req.uri().path().as_str();
+    let reason = refusal::detail(req).message.unwrap_or("");
+    let status = status.code;
+    match crate::telemetry::noted_user(req) {
+        Some(user_id) => {
+            tracing::warn!(status, method, path, %address, user_id, reason, "refused")
+        }
+        None => tracing::warn!(status, method, path, %address, reason, "refused"),
+    }
 }
 
 /// One catcher for every status, registered at `/`.

@@ -119,6 +119,9 @@ async fn revoke_session(
 pub struct RevokeOthersForm<'r> {
     #[field(default = "")]
     password: &'r str,
+    /// Also revoke every API key of the account.
+    #[field(default = false)]
+    revoke_api_keys: bool,
 }
 
 #[post("/account/sessions/revoke-others", data = "<form>")]
@@ -135,7 +138,7 @@ async fn revoke_others(
     // setting one ends the other sessions too. Not a failed sign-in.
     let refusal = if user.password_hash.is_none() {
         Some("Your account has no password yet: set one on your account page first.")
-    } else if !confirm_password(&app, &client, user, form.0.password).await? {
+    } else if !confirm_password(&app, &client, &current, form.0.password).await? {
         Some("That password is not correct.")
     } else {
         None
@@ -149,7 +152,8 @@ async fn revoke_others(
     }
     let keep = current.session().map(|s| s.id);
     let now = app.clock.now();
-    let ended = sessions::revoke_others(app.db, now, &client, user.id, keep).await?;
+    let revoke_keys = form.0.revoke_api_keys;
+    let ended = sessions::revoke_others(app.db, now, &client, user.id, keep, revoke_keys).await?;
     ended::acted(cookies, app.config, now);
     let message = match ended {
         0 => "There were no other sessions.".to_owned(),

@@ -253,7 +253,7 @@ async fn disable(
     let mut errors = FormErrors::default();
     if !account.has_two_factor() {
         errors.add("disable_code", "Two-factor authentication is not on.");
-    } else if !confirm_password(&app, &client, account, form.0.password).await? {
+    } else if !confirm_password(&app, &client, &current, form.0.password).await? {
         errors.add("disable_password", "That password is not correct.");
     } else {
         let now = app.clock.now();
@@ -292,7 +292,7 @@ async fn regenerate(
     let mut errors = FormErrors::default();
     if !account.has_two_factor() {
         errors.add("password", "Two-factor authentication is not on.");
-    } else if !confirm_password(&app, &client, account, form.0.password).await? {
+    } else if !confirm_password(&app, &client, &current, form.0.password).await? {
         errors.add("password", "That password is not correct.");
     } else {
         let now = app.clock.now();

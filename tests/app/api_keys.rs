@@ -269,3 +269,80 @@ async fn a_new_key_is_handed_only_to_its_owner_and_only_for_a_minute() {
     let page = browser.get("/account/api-keys").await;
     assert!(!page.body.contains("id=\"new-api-key\""), "expired");
 }
+
+#[rocket::async_test]
+async fn staff_ending_all_sessions_also_revokes_the_users_api_keys() {
+    let app = crate::helpers::app()
+        .config("staff_require_2fa", false)
+        .spawn()
+        .await;
+    let root = app.signed_up("root").await;
+    app.execute("UPDATE users SET is_superuser = true WHERE username = 'root'")
+        .await;
+    // An intruder in alice's session made a key to come back with.
+    let alice = app.signed_up("alice").await;
+    let key = create_key(&alice, "foothold", &["read", "write"], "none").await;
+    with_key(&app, &key)
+        .get("/api/v1/me")
+        .await
+        .assert_status(Status::Ok);
+    let id = gatehouse::accounts::entity::find_by_login(&app.db, "alice")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+
+    root.submit(&format!("/admin/users/{id}/sessions/revoke"), &[])
+        .await
+        .assert_redirect(&format!("/admin/users/{id}"));
+
+    with_key(&app, &key)
+        .get("/api/v1/me")
+        .await
+        .assert_status(Status::Unauthorized);
+    assert!(!alice.is_signed_in().await);
+    let page = root.get(&format!("/admin/users/{id}")).await;
+    assert!(page.body.contains("revoked 1 API key(s)"), "{}", page.body);
+}
+
+#[rocket::async_test]
+async fn the_revoke_api_keys_checkbox_ends_keys_with_other_sessions_or_a_password_change() {
+    let app = spawn_app().await;
+    let alice = app.signed_up("alice").await;
+    let first = create_key(&alice, "first", &["read"], "none").await;
+
+    // Without the box, ending other sessions leaves the keys alone.
+    alice
+        .submit("/account/sessions/revoke-others", &[("password", PASSWORD)])
+        .await
+        .assert_redirect("/account/sessions");
+    let alive = with_key(&app, &first).get("/api/v1/me").await;
+    alive.assert_status(Status::Ok);
+    alice
+        .submit(
+            "/account/sessions/revoke-others",
+            &[("password", PASSWORD), ("revoke_api_keys", "true")],
+        )
+        .await
+        .assert_redirect("/account/sessions");
+    let revoked = with_key(&app, &first).get("/api/v1/me").await;
+    revoked.assert_status(Status::Unauthorized);
+
+    let second = create_key(&alice, "second", &["read"], "none").await;
+    alice
+        .submit(
+            "/account/password",
+            &[
+                ("current_password", PASSWORD),
+                ("new_password", "a brand new passphrase"),
+                ("revoke_api_keys", "true"),
+            ],
+        )
+        .await
+        .assert_redirect("/account");
+    let revoked = with_key(&app, &second).get("/api/v1/me").await;
+    revoked.assert_status(Status::Unauthorized);
+    let page = alice.get("/account").await.body;
+    assert!(page.contains(r#"name="revoke_api_keys""#));
+    assert!(page.contains("At least 12 characters"));
+}

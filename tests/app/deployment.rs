@@ -262,3 +262,36 @@ async fn sigterm_lets_the_request_in_flight_finish_and_exits_0() {
     assert_eq!(status.code(), Some(0));
     assert!(TcpStream::connect(("127.0.0.1", server.port)).is_err());
 }
+
+#[rocket::async_test]
+async fn a_refused_form_is_logged_with_who_from_where_and_what() {
+    let server = Deployed::start(&[("ROCKET_LOG_FORMAT", "json")]);
+    let http = browser();
+    sign_up(&server, &http, "refused").await;
+    let forged = http
+        .post(server.url("/account/password"))
+        .form(&[("current_password", PASSWORD), ("new_password", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+
+    let lines = server.output_lines();
+    let refusal = lines
+        .iter()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find(|entry| entry["message"] == "refused")
+        .unwrap_or_else(|| panic!("no refusal in {lines:#?}"));
+    assert_eq!(refusal["level"], "WARN");
+    assert_eq!(refusal["status"], 403);
+    assert_eq!(refusal["method"], "POST");
+    assert_eq!(refusal["path"], "/account/password");
+    assert_eq!(refusal["address"], "127.0.0.1");
+    assert!(refusal["user_id"].as_i64().unwrap() > 0, "{refusal}");
+    assert!(
+        refusal["reason"]
+            .as_str()
+            .unwrap()
+            .contains("did not come from this site")
+    );
+}

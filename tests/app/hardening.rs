@@ -302,3 +302,84 @@ async fn flash_messages_are_out_of_reach_of_scripts() {
         "plain http keeps it usable: {flash}"
     );
 }
+
+#[rocket::async_test]
+async fn the_token_endpoint_refuses_cross_site_requests_so_pages_elsewhere_cannot_lock_an_account()
+{
+    let app = spawn_app().await;
+    app.signed_up("alice").await;
+    let wrong = [
+        ("grant_type", "password"),
+        ("username", "alice"),
+        ("password", "not the password at all"),
+    ];
+    let right = [
+        ("grant_type", "password"),
+        ("username", "alice"),
+        ("password", PASSWORD),
+    ];
+
+    for attempt in 0..8 {
+        let attacker = app.browser();
+        attacker.set_remote(&format!("203.0.113.{}:4000", attempt + 1));
+        if attempt % 2 == 0 {
+            attacker.set_header("Origin", "https://evil.example");
+        } else {
+            attacker.set_header("Sec-Fetch-Site", "cross-site");
+        }
+        let refused = attacker.post_raw("/api/v1/token", &wrong).await;
+        refused.assert_status(Status::Forbidden);
+        assert_eq!(refused.json()["error"], "cross_site");
+        // Not even the right password passes from another site.
+        attacker
+            .post_raw("/api/v1/token", &right)
+            .await
+            .assert_status(Status::Forbidden);
+    }
+
+    crate::api::token_request(&app, &right)
+        .await
+        .assert_status(Status::Ok);
+    let same_site = app.browser();
+    same_site.set_header("Origin", "http://127.0.0.1:8000");
+    same_site
+        .post_raw("/api/v1/token", &right)
+        .await
+        .assert_status(Status::Ok);
+}
+
+#[rocket::async_test]
+async fn the_token_endpoints_answer_without_otp_does_not_confirm_the_password() {
+    let app = spawn_app().await;
+    let browser = app.signed_up("alice").await;
+    crate::two_factor::enable(&app, &browser).await;
+    let answer = |password: &'static str, otp: Option<&'static str>| {
+        let app = &app;
+        async move {
+            let mut fields = vec![
+                ("grant_type", "password"),
+                ("username", "alice"),
+                ("password", password),
+            ];
+            fields.extend(otp.map(|otp| ("otp", otp)));
+            let response = crate::api::token_request(app, &fields).await;
+            response.assert_status(Status::BadRequest);
+            response.body
+        }
+    };
+
+    let right_no_otp = answer(PASSWORD, None).await;
+    let wrong_no_otp = answer("not the password at all", None).await;
+    let right_wrong_otp = answer(PASSWORD, Some("000000")).await;
+
+    assert_eq!(right_no_otp, wrong_no_otp);
+    assert_eq!(right_no_otp, right_wrong_otp);
+    let json: serde_json::Value = serde_json::from_str(&right_no_otp).unwrap();
+    assert_eq!(json["error"], "invalid_grant");
+    assert!(
+        json["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("`otp`")
+    );
+}

@@ -17,6 +17,7 @@ mod deployment;
 mod guards;
 mod hardening;
 mod hashing;
+mod input;
 mod oauth;
 mod oauth_provider;
 mod operations;

@@ -366,10 +366,11 @@ async fn password_confirmations_count_like_sign_ins() {
         .await;
 
     assert_limited(&limited);
+    // They counted against that session, not the account.
     app.browser()
-        .login("alice", "a brand new passphrase")
+        .login("alice", PASSWORD)
         .await
-        .assert_status(Status::TooManyRequests);
+        .assert_redirect("/account");
 }
 
 #[rocket::async_test]
@@ -411,4 +412,66 @@ async fn parallel_wrong_passwords_cannot_outrun_the_account_limit() {
         (5, 7),
         "five passwords checked, the rest refused unchecked"
     );
+}
+
+#[rocket::async_test]
+async fn failures_from_others_do_not_lock_the_owner_out_of_recovering_in_their_session() {
+    let app = spawn_app().await;
+    let owner = app.signed_up("alice").await;
+    let attacker = app.browser();
+    attacker.set_remote("203.0.113.7:4000");
+    for _ in 0..8 {
+        attacker.login("alice", "a wrong guess here").await;
+    }
+    // The account is over its failure limit for sign-ins...
+    let locked = attacker.login("alice", PASSWORD).await;
+    locked.assert_status(Status::TooManyRequests);
+
+    // ...but the owner's own session still confirms their password.
+    owner
+        .submit("/account/sessions/revoke-others", &[("password", PASSWORD)])
+        .await
+        .assert_redirect("/account/sessions");
+    owner
+        .submit(
+            "/account/password",
+            &[
+                ("current_password", PASSWORD),
+                ("new_password", "a brand new passphrase"),
+            ],
+        )
+        .await
+        .assert_redirect("/account");
+    assert!(owner.is_signed_in().await);
+}
+
+#[rocket::async_test]
+async fn wrong_confirmations_in_a_session_lock_that_session_not_the_account() {
+    let app = spawn_app().await;
+    let stolen = app.signed_up("alice").await;
+    for _ in 0..5 {
+        stolen
+            .submit(
+                "/account/sessions/revoke-others",
+                &[("password", "a wrong guess here")],
+            )
+            .await
+            .assert_status(Status::UnprocessableEntity);
+    }
+    stolen
+        .submit("/account/sessions/revoke-others", &[("password", PASSWORD)])
+        .await
+        .assert_status(Status::TooManyRequests);
+
+    // The owner, elsewhere, signs in and confirms as usual.
+    let owner = app.browser();
+    owner.set_remote("192.0.2.44:4000");
+    owner
+        .login("alice", PASSWORD)
+        .await
+        .assert_redirect("/account");
+    owner
+        .submit("/account/sessions/revoke-others", &[("password", PASSWORD)])
+        .await
+        .assert_redirect("/account/sessions");
 }
