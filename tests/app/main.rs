@@ -15,6 +15,7 @@ mod cli;
 mod credentials;
 mod csrf;
 mod deployment;
+mod devices;
 mod email;
 mod guards;
 mod hardening;
