@@ -5,7 +5,7 @@
 use sea_orm::{ActiveModelTrait as _, DatabaseConnection, DbErr, Set};
 use time::OffsetDateTime;
 
-use super::entity::{self as user, EMAIL_INDEX, USERNAME_INDEX};
+use super::entity::{self as user, USERNAME_INDEX};
 use super::forms::{Email, Username};
 use super::password::{HashError, Password, PasswordHasher, check_new_password};
 use crate::error::{AppError, FormErrors};
@@ -105,6 +105,7 @@ pub async fn register(
     let inserted = user::ActiveModel {
         username: Set(username.as_str().to_owned()),
         email: Set(email.as_str().to_owned()),
+        email_key: Set(user::email_key(email.as_str())),
         password_hash: Set(Some(password_hash)),
         is_active: Set(true),
         is_member: Set(roles.is_member),
@@ -124,7 +125,7 @@ pub async fn register(
                 errors.add("username", TAKEN_USERNAME);
                 Err(RegisterError::Taken(errors))
             }
-            Some(message) if message.contains(EMAIL_INDEX) => {
+            Some(message) if user::is_email_taken(&message) => {
                 errors.add("email", TAKEN_EMAIL);
                 Err(RegisterError::Taken(errors))
             }
@@ -369,6 +370,7 @@ pub async fn register_external(
         let inserted = user::ActiveModel {
             username: Set(candidate),
             email: Set(email.as_str().to_owned()),
+            email_key: Set(user::email_key(email.as_str())),
             password_hash: Set(None),
             is_active: Set(true),
             is_member: Set(false),
@@ -385,7 +387,7 @@ pub async fn register_external(
             Ok(user) => return Ok(user),
             Err(err) => match crate::db::unique_violation(&err) {
                 Some(message) if message.contains(USERNAME_INDEX) => continue,
-                Some(message) if message.contains(EMAIL_INDEX) => {
+                Some(message) if user::is_email_taken(&message) => {
                     errors.add("email", TAKEN_EMAIL);
                     return Err(RegisterError::Taken(errors));
                 }

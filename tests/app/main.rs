@@ -17,6 +17,7 @@ mod csrf;
 mod deployment;
 mod devices;
 mod email;
+mod email_keys;
 mod guards;
 mod hardening;
 mod hashing;
