@@ -46,7 +46,7 @@ async fn unicode_case_and_composition_of_an_email_are_one_account() {
 
 #[rocket::async_test]
 async fn the_migration_gives_existing_accounts_their_keys() {
-    use migrations::{MigrationName as _, MigratorTrait as _};
+    use migrations::MigratorTrait as _;
     use sea_orm::ConnectionTrait as _;
 
     let database = crate::helpers::TestDatabase::create().await;
