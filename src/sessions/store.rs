@@ -4,6 +4,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sea_orm::sea_query::{Expr, ExprTrait as _, Query};
 use sea_orm::{
     ActiveModelTrait as _, ColumnTrait as _, Condition, ConnectionTrait, DbErr, EntityTrait as _,
     QueryFilter as _, Set,
@@ -108,7 +109,7 @@ pub async fn find_live(
     let Some((mut session, Some(user))) = found else {
         return Ok(None);
     };
-    if !user.is_active || session.credential_version != user.credential_version {
+    if !user.is_active {
         return Ok(None);
     }
     if now - session.last_seen_at >= TOUCH_INTERVAL {
@@ -127,8 +128,22 @@ pub async fn find_live(
 /// remembered or an API token's (whose lifetime is the token's). Lookups,
 /// lists, the dashboard's count and the sweeper all use it.
 pub fn live(config: &AppConfig, now: OffsetDateTime) -> Condition {
+    // Made with the user's current credentials: a sign-in that raced a
+    // password change recorded the old version, and is dead.
+    let current_version = Query::select()
+        .column((user::Entity, user::Column::CredentialVersion))
+        .from(user::Entity)
+        .and_where(
+            Expr::col((user::Entity, user::Column::Id))
+                .equals((session::Entity, session::Column::UserId)),
+        )
+        .to_owned();
     Condition::all()
         .add(session::Column::ExpiresAt.gt(now))
+        .add(
+            Expr::col((session::Entity, session::Column::CredentialVersion))
+                .in_subquery(current_version),
+        )
         .add(
             Condition::any()
                 .add(session::Column::Remember.eq(true))

@@ -55,6 +55,13 @@ async fn sign_ins_racing_a_password_change_do_not_survive_it() {
         assert!(!racer.is_signed_in().await);
     }
     assert!(owner.is_signed_in().await);
+    // Nor does any of them still show on the owner's sessions page.
+    let listed = owner.get("/account/sessions").await;
+    assert_eq!(
+        listed.body.matches("data-session-id=").count(),
+        1,
+        "only this device"
+    );
     app.browser()
         .login("alice", PASSWORD)
         .await
