@@ -12,6 +12,7 @@ mod m20261122_000005_api_keys;
 mod m20261122_000006_linked_accounts;
 mod m20261122_000007_rate_limit_counters;
 mod m20261129_000008_outbox;
+mod m20261129_000015_email_tokens;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000006_linked_accounts::Migration),
             Box::new(m20261122_000007_rate_limit_counters::Migration),
             Box::new(m20261129_000008_outbox::Migration),
+            Box::new(m20261129_000015_email_tokens::Migration),
         ]
     }
 }

@@ -18,6 +18,7 @@ pub mod guards;
 pub mod oauth_flow;
 pub mod password;
 pub mod pending;
+pub mod recovery;
 pub mod refusal;
 pub mod session;
 pub mod sign_in;

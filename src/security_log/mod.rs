@@ -22,6 +22,7 @@ pub enum EventKind {
     SignInFailed,
     SignOut,
     PasswordChanged,
+    PasswordReset,
     SessionRevoked,
     OtherSessionsRevoked,
     TwoFactorEnabled,
@@ -40,11 +41,12 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 19] = [
+    pub const ALL: [EventKind; 20] = [
         EventKind::SignIn,
         EventKind::SignInFailed,
         EventKind::SignOut,
         EventKind::PasswordChanged,
+        EventKind::PasswordReset,
         EventKind::SessionRevoked,
         EventKind::OtherSessionsRevoked,
         EventKind::TwoFactorEnabled,
@@ -69,6 +71,7 @@ impl EventKind {
             EventKind::SignInFailed => "sign_in_failed",
             EventKind::SignOut => "sign_out",
             EventKind::PasswordChanged => "password_changed",
+            EventKind::PasswordReset => "password_reset",
             EventKind::SessionRevoked => "session_revoked",
             EventKind::OtherSessionsRevoked => "other_sessions_revoked",
             EventKind::TwoFactorEnabled => "two_factor_enabled",
@@ -94,6 +97,7 @@ impl EventKind {
             EventKind::SignInFailed => "Failed sign-in attempt",
             EventKind::SignOut => "Signed out",
             EventKind::PasswordChanged => "Password changed",
+            EventKind::PasswordReset => "Password reset by email link",
             EventKind::SessionRevoked => "Session ended",
             EventKind::OtherSessionsRevoked => "All other sessions ended",
             EventKind::TwoFactorEnabled => "Two-factor authentication turned on",

@@ -15,6 +15,7 @@ mod home;
 pub mod metrics;
 mod oauth;
 pub mod page;
+mod recovery;
 mod security_log;
 mod sessions;
 pub mod time;
@@ -33,6 +34,7 @@ pub fn routes() -> Vec<rocket::Route> {
         security_log::routes(),
         api_keys::routes(),
         oauth::routes(),
+        recovery::routes(),
     ]
     .concat()
 }

@@ -1,0 +1,348 @@
+//! Password reset by email, driven as a person and an attacker would:
+//! the forgot form, the link read from the outbox (and from the delivered
+//! file), and every way a link must fail.
+
+use std::path::PathBuf;
+use std::time::Duration as StdDuration;
+
+use gatehouse::email::entity::{self, Entity as Outbox};
+use rocket::http::Status;
+use sea_orm::{EntityTrait, QueryOrder};
+use time::Duration;
+
+use crate::helpers::{Browser, PASSWORD, TestApp, app};
+
+const NEW_PASSWORD: &str = "a brand new and long passphrase";
+
+/// An app whose file outbox is a fresh directory of its own.
+async fn spawn() -> (TestApp, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("gatehouse-reset-{}", uuid::Uuid::new_v4()));
+    let app = app().config("email.outbox_dir", &dir).spawn().await;
+    (app, dir)
+}
+
+async fn messages(app: &TestApp) -> Vec<entity::Model> {
+    Outbox::find()
+        .order_by_asc(entity::Column::Id)
+        .all(&app.db)
+        .await
+        .unwrap()
+}
+
+/// The path of the reset link in `text` (built from `public_url`).
+fn reset_path(text: &str) -> String {
+    let start = text
+        .find("http://127.0.0.1:8000/password/reset/")
+        .unwrap_or_else(|| panic!("no reset link in {text}"));
+    let link = text[start..].split_whitespace().next().unwrap();
+    link.trim_start_matches("http://127.0.0.1:8000").to_owned()
+}
+
+async fn ask_for_reset<'a>(browser: &Browser<'a>, email: &str) -> crate::helpers::TestResponse {
+    let token = browser.csrf_token_from("/password/forgot").await;
+    browser
+        .post_raw(
+            "/password/forgot",
+            &[("email", email), ("csrf_token", &token)],
+        )
+        .await
+}
+
+/// Asks for a reset of `email` and returns the link's path from the mail.
+async fn reset_link(app: &TestApp, email: &str) -> String {
+    let before = messages(app).await.len();
+    ask_for_reset(&app.browser(), email)
+        .await
+        .assert_status(Status::Ok);
+    let all = messages(app).await;
+    assert_eq!(all.len(), before + 1, "one message queued");
+    reset_path(&all[before].body_text)
+}
+
+async fn use_link(
+    browser: &Browser<'_>,
+    path: &str,
+    password: &str,
+) -> crate::helpers::TestResponse {
+    let token = browser.csrf_token_from("/password/forgot").await;
+    browser
+        .post_raw(path, &[("new_password", password), ("csrf_token", &token)])
+        .await
+}
+
+#[rocket::async_test]
+async fn known_and_unknown_addresses_get_the_same_page_and_only_the_known_one_gets_mail() {
+    let (app, _dir) = spawn().await;
+    app.signed_up("alice").await;
+    let browser = app.browser();
+
+    let known = ask_for_reset(&browser, "alice@example.com").await;
+    let unknown = ask_for_reset(&browser, "nobody@example.com").await;
+    let username = ask_for_reset(&browser, "alice").await;
+
+    known.assert_status(Status::Ok);
+    assert_eq!(unknown.status, known.status);
+    assert_eq!(username.status, known.status);
+    let without_token = |body: &str| {
+        body.lines()
+            .filter(|line| !line.contains("csrf_token"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(without_token(&unknown.body), without_token(&known.body));
+    assert_eq!(without_token(&username.body), without_token(&known.body));
+    assert!(known.body.contains("If an account uses that address"));
+    let sent = messages(&app).await;
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].to_address, "alice@example.com");
+    assert_eq!(sent[0].subject, "Gatehouse: reset your password");
+    // Only an HMAC of the token is stored.
+    let path = reset_path(&sent[0].body_text);
+    let token = path.rsplit('/').next().unwrap();
+    assert!(token.len() >= 43, "{token}");
+    let stored = app.stored_text().await;
+    assert!(!stored.replace(&sent[0].body_text, "").contains(token));
+}
+
+#[rocket::async_test]
+async fn the_sign_in_page_links_to_the_forgot_form() {
+    let (app, _dir) = spawn().await;
+    let page = app.browser().get("/login").await;
+    assert!(page.body.contains(r#"href="/password/forgot""#));
+    app.browser()
+        .get("/password/forgot")
+        .await
+        .assert_status(Status::Ok);
+}
+
+#[rocket::async_test]
+async fn the_delivered_link_resets_the_password_once_and_never_signs_in() {
+    let (app, dir) = spawn().await;
+    app.signed_up("alice").await;
+    ask_for_reset(&app.browser(), "alice@example.com")
+        .await
+        .assert_status(Status::Ok);
+    // The worker writes the message to the file outbox.
+    let start = std::time::Instant::now();
+    let text = loop {
+        let files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .map(|entries| entries.map(|e| e.unwrap().path()).collect())
+            .unwrap_or_default();
+        if let Some(file) = files
+            .iter()
+            .find(|f| f.extension().is_some_and(|e| e == "eml"))
+        {
+            // The body is quoted-printable: a long line (the link) is cut
+            // with soft breaks, which a mail reader joins again.
+            break std::fs::read_to_string(file).unwrap().replace("=\r\n", "");
+        }
+        assert!(start.elapsed() < StdDuration::from_secs(5), "no message");
+        rocket::tokio::time::sleep(StdDuration::from_millis(20)).await;
+    };
+    assert!(
+        text.contains("Subject: Gatehouse: reset your password"),
+        "{text}"
+    );
+    let path = reset_path(&text);
+
+    let browser = app.browser();
+    let form = browser.get(&path).await;
+    form.assert_status(Status::Ok);
+    assert!(form.body.contains("new_password"));
+    // A GET changes nothing: the link still works after it.
+    browser.get(&path).await.assert_status(Status::Ok);
+    use_link(&browser, &path, NEW_PASSWORD)
+        .await
+        .assert_redirect("/login");
+    assert!(!browser.is_signed_in().await);
+    let login = browser.get("/login").await;
+    assert!(
+        login.body.contains("Your password was reset"),
+        "{}",
+        login.body
+    );
+
+    // Used once: both the page and the form now refuse it.
+    let again = browser.get(&path).await;
+    again.assert_status(Status::BadRequest);
+    assert!(again.body.contains(r#"href="/password/forgot""#));
+    use_link(&browser, &path, "yet another long passphrase")
+        .await
+        .assert_status(Status::BadRequest);
+
+    let old = app.browser();
+    old.login("alice", PASSWORD)
+        .await
+        .assert_status(Status::Unauthorized);
+    let new = app.browser();
+    new.login("alice", NEW_PASSWORD)
+        .await
+        .assert_redirect("/account");
+    let notice = messages(&app).await;
+    assert_eq!(notice.len(), 2);
+    assert_eq!(notice[1].subject, "Gatehouse: your password was reset");
+    assert!(!notice[1].body_text.contains("/password/reset/"));
+    assert_eq!(
+        app.count("security_events WHERE kind = 'password_reset'")
+            .await,
+        1
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[rocket::async_test]
+async fn a_reset_ends_every_session_token_and_api_key_of_the_account() {
+    let (app, _dir) = spawn().await;
+    let browser = app.signed_up("alice").await;
+    let key = crate::api_keys::create_key(&browser, "script", &["read"], "90").await;
+    let token = crate::api::token_for(&app, "alice").await;
+    crate::api::bearer(&app, &token)
+        .get("/api/v1/me")
+        .await
+        .assert_status(Status::Ok);
+
+    let path = reset_link(&app, "alice@example.com").await;
+    use_link(&app.browser(), &path, NEW_PASSWORD)
+        .await
+        .assert_redirect("/login");
+
+    assert!(!browser.is_signed_in().await);
+    crate::api::bearer(&app, &token)
+        .get("/api/v1/me")
+        .await
+        .assert_status(Status::Unauthorized);
+    crate::api::client(&app, "X-API-Key", &key)
+        .get("/api/v1/me")
+        .await
+        .assert_status(Status::Unauthorized);
+}
+
+#[rocket::async_test]
+async fn two_factor_is_still_asked_after_a_reset() {
+    let (app, _dir) = spawn().await;
+    let browser = app.signed_up("alice").await;
+    crate::two_factor::enable(&app, &browser).await;
+
+    let path = reset_link(&app, "alice@example.com").await;
+    let reset = app.browser();
+    use_link(&reset, &path, NEW_PASSWORD)
+        .await
+        .assert_redirect("/login");
+    assert!(!reset.is_signed_in().await);
+    reset
+        .login("alice", NEW_PASSWORD)
+        .await
+        .assert_redirect("/login/2fa");
+}
+
+#[rocket::async_test]
+async fn an_expired_a_forged_and_a_malformed_link_get_400_and_change_nothing() {
+    let (app, _dir) = spawn().await;
+    app.signed_up("alice").await;
+    let path = reset_link(&app, "alice@example.com").await;
+    let browser = app.browser();
+
+    let forged = format!("/password/reset/{}", "A".repeat(43));
+    for bad in [
+        forged.as_str(),
+        "/password/reset/short",
+        "/password/reset/%00%FF",
+        "/password/reset/..%2F..%2Fetc",
+    ] {
+        browser.get(bad).await.assert_status(Status::BadRequest);
+        use_link(&browser, bad, NEW_PASSWORD)
+            .await
+            .assert_status(Status::BadRequest);
+    }
+
+    app.clock.advance(Duration::minutes(31));
+    browser.get(&path).await.assert_status(Status::BadRequest);
+    use_link(&browser, &path, NEW_PASSWORD)
+        .await
+        .assert_status(Status::BadRequest);
+    app.browser()
+        .login("alice", PASSWORD)
+        .await
+        .assert_redirect("/account");
+}
+
+#[rocket::async_test]
+async fn a_link_is_void_once_the_password_changes_and_a_reset_voids_the_others() {
+    let (app, _dir) = spawn().await;
+    let browser = app.signed_up("alice").await;
+    let first = reset_link(&app, "alice@example.com").await;
+    browser
+        .submit(
+            "/account/password",
+            &[
+                ("current_password", PASSWORD),
+                ("new_password", NEW_PASSWORD),
+            ],
+        )
+        .await
+        .assert_redirect("/account");
+    use_link(&app.browser(), &first, "yet another long passphrase")
+        .await
+        .assert_status(Status::BadRequest);
+
+    let second = reset_link(&app, "alice@example.com").await;
+    let third = reset_link(&app, "alice@example.com").await;
+    use_link(&app.browser(), &third, "yet another long passphrase")
+        .await
+        .assert_redirect("/login");
+    app.browser()
+        .get(&second)
+        .await
+        .assert_status(Status::BadRequest);
+}
+
+#[rocket::async_test]
+async fn a_weak_new_password_is_refused_and_the_link_still_works() {
+    let (app, _dir) = spawn().await;
+    app.signed_up("alice").await;
+    let path = reset_link(&app, "alice@example.com").await;
+    let browser = app.browser();
+    let weak = use_link(&browser, &path, "short").await;
+    weak.assert_status(Status::UnprocessableEntity);
+    assert!(weak.body.contains("aria-invalid"), "{}", weak.body);
+    use_link(&browser, &path, NEW_PASSWORD)
+        .await
+        .assert_redirect("/login");
+}
+
+#[rocket::async_test]
+async fn an_address_gets_at_most_three_reset_mails_an_hour_with_the_same_answer() {
+    let (app, _dir) = spawn().await;
+    app.signed_up("alice").await;
+    let browser = app.browser();
+    let first = ask_for_reset(&browser, "alice@example.com").await;
+    for _ in 0..4 {
+        let again = ask_for_reset(&browser, "ALICE@example.com").await;
+        assert_eq!(again.status, first.status);
+    }
+    assert_eq!(messages(&app).await.len(), 3);
+    app.clock.advance(Duration::minutes(61));
+    ask_for_reset(&browser, "alice@example.com")
+        .await
+        .assert_status(Status::Ok);
+    assert_eq!(messages(&app).await.len(), 4);
+}
+
+#[rocket::async_test]
+async fn a_client_is_limited_to_password_reset_per_ip_requests() {
+    let dir = std::env::temp_dir().join(format!("gatehouse-reset-{}", uuid::Uuid::new_v4()));
+    let app = app()
+        .config("email.outbox_dir", &dir)
+        .config("rate_limits.password_reset_per_ip", "2/1h")
+        .spawn()
+        .await;
+    let browser = app.browser();
+    for _ in 0..2 {
+        ask_for_reset(&browser, "x@example.com")
+            .await
+            .assert_status(Status::Ok);
+    }
+    ask_for_reset(&browser, "x@example.com")
+        .await
+        .assert_status(Status::TooManyRequests);
+}
