@@ -144,7 +144,7 @@ pub fn delete_owned<E: OwnedByUser>(user_id: i32) -> DeleteMany<E> {
 
 /// The highest page number a `?page=` may ask for: far past any real list,
 /// and small enough that the row offset cannot overflow.
-const LAST_PAGE: u64 = 1_000_000;
+pub const LAST_PAGE: u64 = 1_000_000;
 
 /// A 1-based `?page=` parameter made safe: absent or 0 is the first page,
 /// anything huge the last one we serve (an empty page, not an overflow).

@@ -18,6 +18,9 @@ pub enum AppError {
     Forbidden(&'static str),
     #[error("not found")]
     NotFound,
+    /// The path exists, with other methods (the API adds `Allow`).
+    #[error("method not allowed")]
+    MethodNotAllowed,
     #[error("conflict: {0}")]
     Conflict(&'static str),
     #[error("too many requests")]
@@ -42,6 +45,7 @@ impl AppError {
             AppError::Unauthorized => Status::Unauthorized,
             AppError::Forbidden(_) => Status::Forbidden,
             AppError::NotFound => Status::NotFound,
+            AppError::MethodNotAllowed => Status::MethodNotAllowed,
             AppError::Conflict(_) => Status::Conflict,
             AppError::TooManyRequests { .. } => Status::TooManyRequests,
             AppError::ServiceUnavailable { .. } => Status::ServiceUnavailable,

@@ -84,6 +84,7 @@ pub fn rocket(figment: rocket::figment::Figment) -> Rocket<Build> {
         .attach(web::headers::SecurityHeaders)
         .attach(telemetry::Telemetry)
         .register("/", web::errors::catchers())
+        .register("/api", api::catchers())
         .mount("/", web::routes())
         .mount("/api", api::routes())
         .mount("/", assets::routes())

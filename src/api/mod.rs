@@ -6,11 +6,18 @@
 //! JWTs bound to revocable sessions; API keys carry scopes; every error is
 //! JSON; token responses are `Cache-Control: no-store`.
 
+mod methods;
 mod openapi;
+mod responses;
 mod routes;
 
 pub use openapi::document as openapi_document;
 
 pub fn routes() -> Vec<rocket::Route> {
     routes::routes()
+}
+
+/// The API's own catchers, registered at `/api` (405 with `Allow`).
+pub fn catchers() -> Vec<rocket::Catcher> {
+    methods::catchers()
 }

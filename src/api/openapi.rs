@@ -16,7 +16,7 @@ use super::routes;
 #[openapi(
     info(
         title = "Gatehouse API",
-        description = "Accounts and authentication. Authenticate with `Authorization: Bearer <token>` (from `POST /api/v1/token`) or `X-API-Key: <key>` (from the account's API keys page). Cookies are not accepted.",
+        description = "Accounts and authentication. Authenticate with `Authorization: Bearer <token>` (from `POST /api/v1/token`) or `X-API-Key: <key>` (from the account's API keys page). Cookies are not accepted. Every error is JSON, `{\"error\", \"message\"}` (the token endpoint's are RFC 6749 §5.2); a method a path does not serve gets 405 with `Allow`.",
     ),
     paths(
         routes::token,
@@ -84,9 +84,42 @@ impl Modify for SecuritySchemes {
 /// The document as JSON, built once.
 pub fn document() -> &'static str {
     static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
-        ApiDoc::openapi()
-            .to_pretty_json()
-            .expect("the OpenAPI document serializes")
+        let mut document =
+            serde_json::to_value(ApiDoc::openapi()).expect("the OpenAPI document serializes");
+        camel_case_links(&mut document);
+        serde_json::to_string_pretty(&document).expect("the OpenAPI document serializes")
     });
     &DOCUMENT
+}
+
+/// utoipa 5 writes a link's fields in snake case (`operation_id`); OpenAPI
+/// names them `operationId`, `operationRef` and `requestBody`, and clients
+/// ignore a link without them.
+fn camel_case_links(document: &mut serde_json::Value) {
+    let operations = document["paths"]
+        .as_object_mut()
+        .into_iter()
+        .flat_map(|paths| paths.values_mut())
+        .filter_map(|path| path.as_object_mut())
+        .flat_map(|path| path.values_mut());
+    for operation in operations {
+        let links = operation["responses"]
+            .as_object_mut()
+            .into_iter()
+            .flat_map(|responses| responses.values_mut())
+            .filter_map(|response| response.get_mut("links")?.as_object_mut())
+            .flat_map(|links| links.values_mut())
+            .filter_map(|link| link.as_object_mut());
+        for link in links {
+            for (from, to) in [
+                ("operation_id", "operationId"),
+                ("operation_ref", "operationRef"),
+                ("request_body", "requestBody"),
+            ] {
+                if let Some(value) = link.remove(from) {
+                    link.insert(to.to_owned(), value);
+                }
+            }
+        }
+    }
 }

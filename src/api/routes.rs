@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use utoipa::ToSchema;
 
+use super::responses::CallerRefusals;
 use crate::accounts::entity as user;
 use crate::admin::staff::{self, Acting};
 use crate::api_keys::scope::Scopes;
@@ -44,18 +45,19 @@ fn timestamp(at: OffsetDateTime) -> String {
 #[schema(description = "The OAuth2 password grant (RFC 6749 §4.3.2).")]
 pub struct TokenRequest<'r> {
     /// Always `password`.
-    #[schema(required = true, value_type = String, example = "password")]
+    #[schema(required = true, value_type = String, pattern = "^password$", example = "password")]
     grant_type: Option<&'r str>,
-    /// The username or email.
-    #[schema(required = true, value_type = String)]
+    /// The username or email; no field may hold a control character.
+    #[schema(required = true, value_type = String, min_length = 1, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     username: Option<&'r str>,
-    #[schema(required = true, value_type = String)]
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 1024, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     password: Option<&'r str>,
     /// `read`, `write`, or both space-separated; both when left out.
-    #[schema(example = "read write")]
+    #[schema(value_type = String, required = false, pattern = "^ *(read|write|read +write|write +read)? *$", example = "read write")]
     scope: Option<&'r str>,
     /// The current TOTP code (or a recovery code), for accounts with
     /// two-factor authentication.
+    #[schema(value_type = String, required = false, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     otp: Option<&'r str>,
 }
 
@@ -112,9 +114,12 @@ fn token_error(error: &'static str, description: &'static str) -> TokenResponse 
     ),
     responses(
         (status = 200, description = "A token", body = TokenGranted),
-        (status = 400, description = "RFC 6749 §5.2 error", body = TokenError),
+        (status = 400, description = "RFC 6749 §5.2 error: a missing or unknown field value, a wrong username, password or `otp`, or a body that is not a url-encoded form of at most 64 KiB (`invalid_request`)", body = TokenError),
         (status = 403, description = "Sent by a browser from another site (`Origin` or `Sec-Fetch-Site`)", body = ApiError),
-        (status = 429, description = "Too many failed sign-ins; see `Retry-After`", body = ApiError),
+        (status = 429, description = "Too many failed sign-ins", body = ApiError,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+        (status = 503, description = "The password hashing queue is full", body = ApiError,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
     )
 )]
 #[post("/v1/token", data = "<form>")]
@@ -234,10 +239,7 @@ pub struct Me {
     get,
     path = "/api/v1/me",
     tag = "account",
-    responses(
-        (status = 200, body = Me),
-        (status = 401, description = "No or bad credential", body = ApiError),
-    ),
+    responses((status = 200, description = "The caller", body = Me), CallerRefusals),
     security(("bearer" = []), ("api_key" = []), ("oauth2" = ["read"]))
 )]
 #[get("/v1/me")]
@@ -284,7 +286,13 @@ pub struct SessionView {
     get,
     path = "/api/v1/sessions",
     tag = "account",
-    responses((status = 200, body = Vec<SessionView>), (status = 401, body = ApiError)),
+    responses(
+        (status = 200, description = "The caller's live sessions", body = Vec<SessionView>,
+            links(("EndSession" = (operation_id = "revoke_session",
+                parameters(("id" = "$response.body#/0/id")),
+                description = "A listed session's `id` ends it")))),
+        CallerRefusals,
+    ),
     security(("bearer" = []), ("api_key" = []), ("oauth2" = ["read"]))
 )]
 #[get("/v1/sessions")]
@@ -317,10 +325,11 @@ async fn list_sessions(
     delete,
     path = "/api/v1/sessions/{id}",
     tag = "account",
-    params(("id" = String, Path, description = "The session's public id")),
+    params(("id" = String, Path, description = "The session's public id (from `GET /api/v1/sessions`)")),
     responses(
         (status = 204, description = "Ended"),
-        (status = 404, description = "No such session of yours", body = ApiError),
+        (status = 404, description = "No such live session of yours", body = ApiError),
+        CallerRefusals,
     ),
     security(("bearer" = []), ("api_key" = []), ("oauth2" = ["write"]))
 )]
@@ -368,21 +377,32 @@ pub struct UserPage {
     path = "/api/v1/users",
     tag = "staff",
     params(
-        ("q" = Option<String>, Query, description = "Part of a username or email"),
-        ("page" = Option<u64>, Query, description = "1-based page number"),
+        ("q" = Option<String>, Query, max_length = 254, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$",
+            description = "Part of a username or email: at most 254 characters, no control characters"),
+        ("page" = Option<u64>, Query, minimum = 1, maximum = 1000000,
+            description = "1-based page number, from 1 to 1000000; a page past the last is empty"),
     ),
-    responses((status = 200, body = UserPage), (status = 403, description = "Not staff", body = ApiError)),
+    responses(
+        (status = 200, description = "One page of users", body = UserPage),
+        (status = 400, description = "`q` or `page` out of its documented range", body = ApiError),
+        CallerRefusals,
+    ),
     security(("bearer" = []), ("api_key" = []), ("oauth2" = ["read"]))
 )]
 #[get("/v1/users?<q>&<page>")]
 async fn list_users(
     _staff: Staff,
-    q: Option<&str>,
-    page: Option<u64>,
+    q: Vec<&str>,
+    page: Vec<&str>,
     app: AppState<'_>,
 ) -> Result<Json<UserPage>, AppError> {
-    let query = text::search_query(q).map_err(AppError::BadRequest)?;
-    let page = crate::db::page_number(page);
+    let query = optional(q, "`q` is given at most once.")?.unwrap_or("");
+    if query.chars().count() > 254 || text::has_control(query) {
+        return Err(AppError::BadRequest(
+            "`q` is at most 254 characters, without control characters.",
+        ));
+    }
+    let page = page_param(optional(page, "`page` is given at most once.")?)?;
     let (users, total) = user::search(app.db, query, page - 1, USERS_PER_PAGE).await?;
     Ok(Json(UserPage {
         users: users
@@ -406,17 +426,40 @@ async fn list_users(
     }))
 }
 
+/// A query parameter that may be left out, but not repeated (Rocket
+/// would quietly keep one of the values).
+fn optional<'s>(values: Vec<&'s str>, refusal: &'static str) -> Result<Option<&'s str>, AppError> {
+    match values.as_slice() {
+        [] => Ok(None),
+        [one] => Ok(Some(one)),
+        _ => Err(AppError::BadRequest(refusal)),
+    }
+}
+
+/// `?page=`: absent is the first page; anything but a whole number from 1
+/// to [`crate::db::LAST_PAGE`] is refused, never clamped.
+fn page_param(page: Option<&str>) -> Result<u64, AppError> {
+    let Some(text) = page else { return Ok(1) };
+    text.parse::<u64>()
+        .ok()
+        .filter(|page| (1..=crate::db::LAST_PAGE).contains(page))
+        .ok_or(AppError::BadRequest(
+            "`page` is a whole number from 1 to 1000000.",
+        ))
+}
+
 /// Superuser: deletes a user with everything they own.
 #[utoipa::path(
     delete,
     path = "/api/v1/users/{id}",
     tag = "staff",
-    params(("id" = i32, Path, description = "The user's id")),
+    params(("id" = i32, Path, description = "The user's id (from `GET /api/v1/users`), a 32-bit integer")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 403, description = "Not a superuser", body = ApiError),
-        (status = 404, body = ApiError),
+        (status = 404, description = "No such user", body = ApiError),
         (status = 409, description = "Yourself, or the last superuser", body = ApiError),
+        (status = 422, description = "`id` is not a 32-bit integer", body = ApiError),
+        CallerRefusals,
     ),
     security(("bearer" = []), ("api_key" = []), ("oauth2" = ["write"]))
 )]

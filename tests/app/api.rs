@@ -560,11 +560,82 @@ async fn users_are_paged_25_at_a_time() {
     assert_eq!(first["users"].as_array().unwrap().len(), 25);
     assert_eq!(second["users"].as_array().unwrap().len(), 5);
     assert_eq!(second["page"], 2);
-    let past_the_end = staff
-        .get("/api/v1/users?page=18446744073709551615")
+    let last = staff.get("/api/v1/users?page=1000000").await.json();
+    assert_eq!(last["users"].as_array().unwrap().len(), 0);
+}
+
+#[rocket::async_test]
+async fn a_page_out_of_the_documented_range_is_refused_not_clamped() {
+    let app = crate::helpers::app()
+        .config("staff_require_2fa", false)
+        .spawn()
+        .await;
+    app.signed_up("staffer").await;
+    app.execute("UPDATE users SET is_staff = true").await;
+    let staff = bearer(&app, &token_for(&app, "staffer").await);
+
+    for page in [
+        "0",
+        "1000001",
+        "9223372036854775808",
+        "-1",
+        "1.5",
+        "two",
+        "",
+    ] {
+        let response = staff.get(&format!("/api/v1/users?page={page}")).await;
+        response.assert_status(Status::BadRequest);
+        assert_eq!(response.json()["error"], "invalid_request", "page={page}");
+    }
+    let long = "a".repeat(255);
+    for q in [long.as_str(), "a%00b", "%0A", "%C2%84", "a&q=b"] {
+        let response = staff.get(&format!("/api/v1/users?q={q}")).await;
+        assert_eq!(response.status, Status::BadRequest, "q={q}");
+    }
+    let many_bytes = "%C3%A9".repeat(254);
+    staff
+        .get(&format!("/api/v1/users?q={many_bytes}"))
         .await
-        .json();
-    assert_eq!(past_the_end["users"].as_array().unwrap().len(), 0);
+        .assert_status(Status::Ok);
+
+    let doc = app.browser().get("/api/v1/openapi.json").await.json();
+    let params = &doc["paths"]["/api/v1/users"]["get"]["parameters"];
+    let page = params
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "page")
+        .unwrap();
+    assert_eq!(page["schema"]["minimum"], 1);
+    assert_eq!(page["schema"]["maximum"], gatehouse::db::LAST_PAGE);
+}
+
+#[rocket::async_test]
+async fn a_method_an_api_path_does_not_serve_gets_405_with_allow() {
+    let app = spawn_app().await;
+    let client = app.browser();
+
+    for (method, path, allow) in [
+        (Method::Trace, "/api/v1/me", "GET, HEAD"),
+        (Method::Put, "/api/v1/sessions", "GET, HEAD"),
+        (Method::Get, "/api/v1/token", "POST"),
+        (Method::Post, "/api/v1/sessions/abc", "DELETE"),
+        (Method::Patch, "/api/v1/users/1", "DELETE"),
+        (Method::Options, "/api/v1/users", "GET, HEAD"),
+    ] {
+        let response = client.request(method, path, None, None).await;
+        response.assert_status(Status::MethodNotAllowed);
+        assert_eq!(response.header("Allow"), Some(allow), "{method} {path}");
+        let body = response.json();
+        assert_eq!(body["error"], "method_not_allowed");
+        assert!(body["message"].is_string());
+    }
+    let missing = client
+        .request(Method::Get, "/api/v1/nothing", None, None)
+        .await;
+    missing.assert_status(Status::NotFound);
+    assert_eq!(missing.header("Allow"), None);
+    assert_eq!(missing.json()["error"], "not_found");
 }
 
 #[rocket::async_test]

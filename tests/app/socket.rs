@@ -344,3 +344,28 @@ async fn the_peer_address_counts_and_big_bodies_are_refused_over_http() {
         303
     );
 }
+
+#[rocket::async_test]
+async fn a_method_rocket_does_not_know_gets_405_on_an_api_path() {
+    let served = Served::start().await;
+    let client = Client::new();
+    let query = reqwest::Method::from_bytes(b"QUERY").unwrap();
+
+    let response = client
+        .request(query.clone(), served.url("/api/v1/me"))
+        .send()
+        .await
+        .unwrap();
+    let elsewhere = client
+        .request(query, served.url("/api/v1/nothing"))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), 405);
+    assert_eq!(response.headers()["allow"], "GET, HEAD");
+    let body: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+    assert_eq!(body["error"], "method_not_allowed");
+    assert_eq!(elsewhere.status(), 400);
+    assert!(elsewhere.headers().get("allow").is_none());
+}
