@@ -9,4 +9,5 @@
 pub mod entity;
 pub mod forms;
 pub mod password;
+pub mod recovery;
 pub mod service;

@@ -12,22 +12,17 @@
 //! applies at the next sign-in.
 
 use sea_orm::TransactionTrait as _;
-use time::Duration;
 
 use super::{AppState, ClientInfo};
 use crate::accounts::entity as user;
 use crate::accounts::password::{Password, check_new_password};
+use crate::accounts::recovery::{self, MAILS_PER_ADDRESS_PER_HOUR};
 use crate::accounts::service::set_password_hash;
 use crate::email::{self, token};
 use crate::error::{AppError, FormErrors};
 use crate::security_log::{self, Event, EventKind};
 use crate::sessions::store;
 
-/// Reset mails one address may get per hour; further requests get the
-/// same answer and send nothing.
-const MAILS_PER_ADDRESS_PER_HOUR: u64 = 3;
-
-const RESET_MAIL: &str = include_str!("../../templates/email/password_reset.txt");
 const RESET_NOTICE: &str = include_str!("../../templates/email/password_was_reset.txt");
 
 /// How using a reset link went.
@@ -82,7 +77,7 @@ pub async fn open_link(
         .await?
         .filter(|account| account.is_active)
         .ok_or(ResetError::BadLink)?;
-    token::check_state(&row, &account_state(app, &account))?;
+    token::check_state(&row, &recovery::account_state(app.config, &account))?;
     Ok((row, account))
 }
 
@@ -132,18 +127,6 @@ pub async fn reset_password(
     Ok(ResetOutcome::Done)
 }
 
-/// The state a reset link is bound to: it is void once the password or
-/// the address changes.
-pub fn account_state(app: &AppState<'_>, account: &user::Model) -> String {
-    token::state_of(
-        app.config,
-        &[
-            account.password_hash.as_deref().unwrap_or(""),
-            &account.email,
-        ],
-    )
-}
-
 /// Handles a "forgot password" request for `address`. Over the per-client
 /// limit it is refused (429) whatever the address; otherwise it succeeds
 /// with no sign of whether mail was sent.
@@ -175,37 +158,10 @@ pub async fn request_reset(
         return Ok(());
     }
     let txn = app.db.begin().await?;
-    let recent = token::count_since(
-        &txn,
-        account.id,
-        token::Purpose::PasswordReset,
-        now - Duration::hours(1),
-    )
-    .await?;
-    if recent >= MAILS_PER_ADDRESS_PER_HOUR {
+    if recovery::sent_last_hour(&txn, now, &account).await? >= MAILS_PER_ADDRESS_PER_HOUR {
         return Ok(());
     }
-    let secret = token::issue(
-        &txn,
-        app.config,
-        now,
-        account.id,
-        token::Purpose::PasswordReset,
-        &account_state(app, &account),
-        app.config.password_reset,
-    )
-    .await?;
-    let link = format!("{}/password/reset/{secret}", app.config.public_url);
-    let body = RESET_MAIL
-        .replace("{username}", &account.username)
-        .replace("{site}", &app.config.site_name)
-        .replace(
-            "{minutes}",
-            &app.config.password_reset.whole_minutes().to_string(),
-        )
-        .replace("{link}", &link);
-    let subject = format!("{}: reset your password", app.config.site_name);
-    email::queue(&txn, now, &account.email, &subject, &body).await?;
+    recovery::queue_reset_mail(&txn, app.config, now, &account).await?;
     txn.commit().await?;
     Ok(())
 }

@@ -23,6 +23,7 @@ pub enum EventKind {
     SignOut,
     PasswordChanged,
     PasswordReset,
+    PasswordResetSentByStaff,
     SessionRevoked,
     OtherSessionsRevoked,
     TwoFactorEnabled,
@@ -41,12 +42,13 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 20] = [
+    pub const ALL: [EventKind; 21] = [
         EventKind::SignIn,
         EventKind::SignInFailed,
         EventKind::SignOut,
         EventKind::PasswordChanged,
         EventKind::PasswordReset,
+        EventKind::PasswordResetSentByStaff,
         EventKind::SessionRevoked,
         EventKind::OtherSessionsRevoked,
         EventKind::TwoFactorEnabled,
@@ -72,6 +74,7 @@ impl EventKind {
             EventKind::SignOut => "sign_out",
             EventKind::PasswordChanged => "password_changed",
             EventKind::PasswordReset => "password_reset",
+            EventKind::PasswordResetSentByStaff => "password_reset_sent",
             EventKind::SessionRevoked => "session_revoked",
             EventKind::OtherSessionsRevoked => "other_sessions_revoked",
             EventKind::TwoFactorEnabled => "two_factor_enabled",
@@ -98,6 +101,7 @@ impl EventKind {
             EventKind::SignOut => "Signed out",
             EventKind::PasswordChanged => "Password changed",
             EventKind::PasswordReset => "Password reset by email link",
+            EventKind::PasswordResetSentByStaff => "Password-reset link sent by staff",
             EventKind::SessionRevoked => "Session ended",
             EventKind::OtherSessionsRevoked => "All other sessions ended",
             EventKind::TwoFactorEnabled => "Two-factor authentication turned on",

@@ -346,3 +346,57 @@ async fn a_client_is_limited_to_password_reset_per_ip_requests() {
         .await
         .assert_status(Status::TooManyRequests);
 }
+
+#[rocket::async_test]
+async fn staff_email_a_reset_link_that_works_and_is_audited_but_members_cannot() {
+    let dir = std::env::temp_dir().join(format!("gatehouse-reset-{}", uuid::Uuid::new_v4()));
+    let app = app()
+        .config("email.outbox_dir", &dir)
+        .config("staff_require_2fa", false)
+        .spawn()
+        .await;
+    let member = app.signed_up("alice").await;
+    let staff = app.signed_up("staffer").await;
+    app.execute("UPDATE users SET is_staff = true WHERE username = 'staffer'")
+        .await;
+    let alice = gatehouse::accounts::entity::find_by_login(&app.db, "alice")
+        .await
+        .unwrap()
+        .unwrap();
+    let action = format!("/admin/users/{}/password-reset", alice.id);
+
+    member
+        .submit(&action, &[])
+        .await
+        .assert_status(Status::Forbidden);
+    assert!(messages(&app).await.is_empty());
+    // Without the CSRF token, nothing is sent either.
+    let forged = staff.post_raw(&action, &[]).await;
+    assert!(forged.status.code >= 400 && forged.status.code < 500);
+    assert!(messages(&app).await.is_empty());
+
+    let sent = staff.submit(&action, &[]).await;
+    sent.assert_redirect(&format!("/admin/users/{}", alice.id));
+    let page = staff.get(&format!("/admin/users/{}", alice.id)).await;
+    assert!(
+        !page.body.contains("/password/reset/"),
+        "staff never see the link"
+    );
+    let mail = messages(&app).await;
+    assert_eq!(mail.len(), 1);
+    assert_eq!(mail[0].to_address, "alice@example.com");
+    assert_eq!(
+        app.count("security_events WHERE kind = 'password_reset_sent' AND actor_id IS NOT NULL")
+            .await,
+        1
+    );
+    let path = reset_path(&mail[0].body_text);
+    use_link(&app.browser(), &path, NEW_PASSWORD)
+        .await
+        .assert_redirect("/login");
+    app.browser()
+        .login("alice", NEW_PASSWORD)
+        .await
+        .assert_redirect("/account");
+    std::fs::remove_dir_all(&dir).ok();
+}
