@@ -13,6 +13,7 @@ mod m20261122_000006_linked_accounts;
 mod m20261122_000007_rate_limit_counters;
 mod m20261129_000008_outbox;
 mod m20261129_000015_email_tokens;
+mod m20261129_000016_email_verified;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000007_rate_limit_counters::Migration),
             Box::new(m20261129_000008_outbox::Migration),
             Box::new(m20261129_000015_email_tokens::Migration),
+            Box::new(m20261129_000016_email_verified::Migration),
         ]
     }
 }

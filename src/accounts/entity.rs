@@ -28,6 +28,8 @@ pub struct Model {
     pub totp_enabled_at: Option<TimeDateTimeWithTimeZone>,
     /// The last TOTP time step accepted, so no code is accepted twice.
     pub totp_last_step: Option<i64>,
+    /// When the holder confirmed the address by an emailed link.
+    pub email_verified_at: Option<TimeDateTimeWithTimeZone>,
 }
 
 /// The one place roles imply each other: a superuser counts as staff, and

@@ -11,3 +11,4 @@ pub mod forms;
 pub mod password;
 pub mod recovery;
 pub mod service;
+pub mod verification;

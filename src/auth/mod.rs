@@ -24,6 +24,7 @@ pub mod session;
 pub mod sign_in;
 pub mod state;
 pub mod tokens;
+pub mod verification;
 
 pub use client::ClientInfo;
 pub use guards::{CurrentUser, Member, Staff, Superuser};

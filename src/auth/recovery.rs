@@ -33,28 +33,28 @@ pub enum ResetOutcome {
     Invalid(FormErrors),
 }
 
-/// Why a reset link opens nothing: unknown, used, expired, for another
+/// Why an emailed link opens nothing: unknown, used, expired, for another
 /// purpose, or sent before the password or address changed. One answer
 /// for all, so the page cannot be used to tell them apart.
 #[derive(Debug, thiserror::Error)]
-pub enum ResetError {
+pub enum LinkError {
     #[error("the link does not work")]
     BadLink,
     #[error(transparent)]
     Failed(#[from] AppError),
 }
 
-impl From<sea_orm::DbErr> for ResetError {
+impl From<sea_orm::DbErr> for LinkError {
     fn from(err: sea_orm::DbErr) -> Self {
-        ResetError::Failed(err.into())
+        LinkError::Failed(err.into())
     }
 }
 
-impl From<token::TokenError> for ResetError {
+impl From<token::TokenError> for LinkError {
     fn from(err: token::TokenError) -> Self {
         match err {
             token::TokenError::Db(e) => e.into(),
-            _ => ResetError::BadLink,
+            _ => LinkError::BadLink,
         }
     }
 }
@@ -64,7 +64,7 @@ impl From<token::TokenError> for ResetError {
 pub async fn open_link(
     app: &AppState<'_>,
     secret: &str,
-) -> Result<(token::Model, user::Model), ResetError> {
+) -> Result<(token::Model, user::Model), LinkError> {
     let row = token::find_live(
         app.db,
         app.config,
@@ -76,7 +76,7 @@ pub async fn open_link(
     let account = user::find_by_id(app.db, row.user_id)
         .await?
         .filter(|account| account.is_active)
-        .ok_or(ResetError::BadLink)?;
+        .ok_or(LinkError::BadLink)?;
     token::check_state(&row, &recovery::account_state(app.config, &account))?;
     Ok((row, account))
 }
@@ -87,7 +87,7 @@ pub async fn reset_password(
     client: &ClientInfo,
     secret: &str,
     new_password: &str,
-) -> Result<ResetOutcome, ResetError> {
+) -> Result<ResetOutcome, LinkError> {
     let (row, account) = open_link(app, secret).await?;
     let mut errors = FormErrors::default();
     let password = errors.check(

@@ -20,6 +20,7 @@ mod security_log;
 mod sessions;
 pub mod time;
 mod two_factor;
+mod verification;
 
 use rocket::request::Request;
 
@@ -35,6 +36,7 @@ pub fn routes() -> Vec<rocket::Route> {
         api_keys::routes(),
         oauth::routes(),
         recovery::routes(),
+        verification::routes(),
     ]
     .concat()
 }

@@ -9,7 +9,7 @@ use serde_json::json;
 use super::page::Page;
 use crate::accounts::forms::{ForgotPasswordForm, ResetPasswordForm};
 use crate::auth::csrf::CsrfForm;
-use crate::auth::recovery::{self, ResetError, ResetOutcome};
+use crate::auth::recovery::{self, LinkError, ResetOutcome};
 use crate::auth::{AppState, ClientInfo};
 use crate::error::AppError;
 
@@ -62,8 +62,8 @@ async fn reset_page(
             "accounts/password_reset",
             json!({ "token": token, "username": account.username, "errors": {} }),
         ))),
-        Err(ResetError::BadLink) => Ok(bad_link(&page)),
-        Err(ResetError::Failed(e)) => Err(e),
+        Err(LinkError::BadLink) => Ok(bad_link(&page)),
+        Err(LinkError::Failed(e)) => Err(e),
     }
 }
 
@@ -84,7 +84,7 @@ async fn reset(
             "accounts/password_reset",
             json!({ "token": token, "errors": errors }),
         ))),
-        Err(ResetError::BadLink) => Ok(bad_link(&page)),
-        Err(ResetError::Failed(e)) => Err(e),
+        Err(LinkError::BadLink) => Ok(bad_link(&page)),
+        Err(LinkError::Failed(e)) => Err(e),
     }
 }

@@ -10,14 +10,14 @@ use rocket::http::Status;
 use sea_orm::{EntityTrait, QueryOrder};
 use time::Duration;
 
-use crate::helpers::{Browser, PASSWORD, TestApp, app};
+use crate::helpers::{Browser, OutboxDir, PASSWORD, TestApp, app};
 
 const NEW_PASSWORD: &str = "a brand new and long passphrase";
 
 /// An app whose file outbox is a fresh directory of its own.
-async fn spawn() -> (TestApp, PathBuf) {
-    let dir = std::env::temp_dir().join(format!("gatehouse-reset-{}", uuid::Uuid::new_v4()));
-    let app = app().config("email.outbox_dir", &dir).spawn().await;
+async fn spawn() -> (TestApp, OutboxDir) {
+    let dir = OutboxDir::new();
+    let app = app().config("email.outbox_dir", &dir.0).spawn().await;
     (app, dir)
 }
 
@@ -27,6 +27,13 @@ async fn messages(app: &TestApp) -> Vec<entity::Model> {
         .all(&app.db)
         .await
         .unwrap()
+}
+
+/// The reset mails among `messages` (sign-up queues a verification mail).
+async fn resets(app: &TestApp) -> Vec<entity::Model> {
+    let mut all = messages(app).await;
+    all.retain(|m| m.subject.ends_with("reset your password"));
+    all
 }
 
 /// The path of the reset link in `text` (built from `public_url`).
@@ -92,7 +99,7 @@ async fn known_and_unknown_addresses_get_the_same_page_and_only_the_known_one_ge
     assert_eq!(without_token(&unknown.body), without_token(&known.body));
     assert_eq!(without_token(&username.body), without_token(&known.body));
     assert!(known.body.contains("If an account uses that address"));
-    let sent = messages(&app).await;
+    let sent = resets(&app).await;
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].to_address, "alice@example.com");
     assert_eq!(sent[0].subject, "Gatehouse: reset your password");
@@ -125,16 +132,17 @@ async fn the_delivered_link_resets_the_password_once_and_never_signs_in() {
     // The worker writes the message to the file outbox.
     let start = std::time::Instant::now();
     let text = loop {
-        let files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        let files: Vec<PathBuf> = std::fs::read_dir(&dir.0)
             .map(|entries| entries.map(|e| e.unwrap().path()).collect())
             .unwrap_or_default();
-        if let Some(file) = files
+        // The body is quoted-printable: a long line (the link) is cut
+        // with soft breaks, which a mail reader joins again.
+        let mut texts = files
             .iter()
-            .find(|f| f.extension().is_some_and(|e| e == "eml"))
-        {
-            // The body is quoted-printable: a long line (the link) is cut
-            // with soft breaks, which a mail reader joins again.
-            break std::fs::read_to_string(file).unwrap().replace("=\r\n", "");
+            .filter(|f| f.extension().is_some_and(|e| e == "eml"))
+            .map(|f| std::fs::read_to_string(f).unwrap().replace("=\r\n", ""));
+        if let Some(text) = texts.find(|t| t.contains("/password/reset/")) {
+            break text;
         }
         assert!(start.elapsed() < StdDuration::from_secs(5), "no message");
         rocket::tokio::time::sleep(StdDuration::from_millis(20)).await;
@@ -179,15 +187,14 @@ async fn the_delivered_link_resets_the_password_once_and_never_signs_in() {
         .await
         .assert_redirect("/account");
     let notice = messages(&app).await;
-    assert_eq!(notice.len(), 2);
-    assert_eq!(notice[1].subject, "Gatehouse: your password was reset");
-    assert!(!notice[1].body_text.contains("/password/reset/"));
+    let notice = notice.last().unwrap();
+    assert_eq!(notice.subject, "Gatehouse: your password was reset");
+    assert!(!notice.body_text.contains("/password/reset/"));
     assert_eq!(
         app.count("security_events WHERE kind = 'password_reset'")
             .await,
         1
     );
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[rocket::async_test]
@@ -320,19 +327,19 @@ async fn an_address_gets_at_most_three_reset_mails_an_hour_with_the_same_answer(
         let again = ask_for_reset(&browser, "ALICE@example.com").await;
         assert_eq!(again.status, first.status);
     }
-    assert_eq!(messages(&app).await.len(), 3);
+    assert_eq!(resets(&app).await.len(), 3);
     app.clock.advance(Duration::minutes(61));
     ask_for_reset(&browser, "alice@example.com")
         .await
         .assert_status(Status::Ok);
-    assert_eq!(messages(&app).await.len(), 4);
+    assert_eq!(resets(&app).await.len(), 4);
 }
 
 #[rocket::async_test]
 async fn a_client_is_limited_to_password_reset_per_ip_requests() {
-    let dir = std::env::temp_dir().join(format!("gatehouse-reset-{}", uuid::Uuid::new_v4()));
+    let dir = OutboxDir::new();
     let app = app()
-        .config("email.outbox_dir", &dir)
+        .config("email.outbox_dir", &dir.0)
         .config("rate_limits.password_reset_per_ip", "2/1h")
         .spawn()
         .await;
@@ -349,9 +356,9 @@ async fn a_client_is_limited_to_password_reset_per_ip_requests() {
 
 #[rocket::async_test]
 async fn staff_email_a_reset_link_that_works_and_is_audited_but_members_cannot() {
-    let dir = std::env::temp_dir().join(format!("gatehouse-reset-{}", uuid::Uuid::new_v4()));
+    let dir = OutboxDir::new();
     let app = app()
-        .config("email.outbox_dir", &dir)
+        .config("email.outbox_dir", &dir.0)
         .config("staff_require_2fa", false)
         .spawn()
         .await;
@@ -369,11 +376,11 @@ async fn staff_email_a_reset_link_that_works_and_is_audited_but_members_cannot()
         .submit(&action, &[])
         .await
         .assert_status(Status::Forbidden);
-    assert!(messages(&app).await.is_empty());
+    assert!(resets(&app).await.is_empty());
     // Without the CSRF token, nothing is sent either.
     let forged = staff.post_raw(&action, &[]).await;
     assert!(forged.status.code >= 400 && forged.status.code < 500);
-    assert!(messages(&app).await.is_empty());
+    assert!(resets(&app).await.is_empty());
 
     let sent = staff.submit(&action, &[]).await;
     sent.assert_redirect(&format!("/admin/users/{}", alice.id));
@@ -382,7 +389,7 @@ async fn staff_email_a_reset_link_that_works_and_is_audited_but_members_cannot()
         !page.body.contains("/password/reset/"),
         "staff never see the link"
     );
-    let mail = messages(&app).await;
+    let mail = resets(&app).await;
     assert_eq!(mail.len(), 1);
     assert_eq!(mail[0].to_address, "alice@example.com");
     assert_eq!(
@@ -398,5 +405,126 @@ async fn staff_email_a_reset_link_that_works_and_is_audited_but_members_cannot()
         .login("alice", NEW_PASSWORD)
         .await
         .assert_redirect("/account");
-    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The path of the verification link in `text`.
+fn confirm_path(text: &str) -> String {
+    let start = text
+        .find("http://127.0.0.1:8000/email/confirm/")
+        .unwrap_or_else(|| panic!("no confirmation link in {text}"));
+    let link = text[start..].split_whitespace().next().unwrap();
+    link.trim_start_matches("http://127.0.0.1:8000").to_owned()
+}
+
+async fn confirm(browser: &Browser<'_>, path: &str) -> crate::helpers::TestResponse {
+    let token = browser.csrf_token_from("/password/forgot").await;
+    browser.post_raw(path, &[("csrf_token", &token)]).await
+}
+
+#[rocket::async_test]
+async fn sign_up_sends_a_link_whose_page_changes_nothing_and_whose_button_verifies_once() {
+    let (app, _dir) = spawn().await;
+    let browser = app.signed_up("alice").await;
+    let account = browser.get("/account").await;
+    assert!(account.body.contains("Not yet"), "{}", account.body);
+    let sent = messages(&app).await;
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].to_address, "alice@example.com");
+    assert_eq!(sent[0].subject, "Gatehouse: confirm your email address");
+    let path = confirm_path(&sent[0].body_text);
+
+    // A mail scanner opening the link verifies nothing.
+    let scanner = app.browser();
+    let page = scanner.get(&path).await;
+    page.assert_status(Status::Ok);
+    assert!(page.body.contains("Confirm my address"));
+    assert_eq!(
+        app.count("users WHERE email_verified_at IS NOT NULL").await,
+        0
+    );
+
+    // Any browser may press the button: the link is the proof.
+    let other = app.browser();
+    confirm(&other, &path).await.assert_redirect("/account");
+    assert_eq!(
+        app.count("users WHERE email_verified_at IS NOT NULL").await,
+        1
+    );
+    let account = browser.get("/account").await;
+    assert!(
+        account.body.contains(r#"id="account-email-verified">Yes"#),
+        "{}",
+        account.body
+    );
+
+    confirm(&other, &path)
+        .await
+        .assert_status(Status::BadRequest);
+    other.get(&path).await.assert_status(Status::BadRequest);
+    let reset_link = format!("/email/confirm/{}", "A".repeat(43));
+    other
+        .get(&reset_link)
+        .await
+        .assert_status(Status::BadRequest);
+}
+
+#[rocket::async_test]
+async fn a_reset_link_does_not_verify_and_a_verification_link_does_not_reset() {
+    let (app, _dir) = spawn().await;
+    app.signed_up("alice").await;
+    let verify = confirm_path(&messages(&app).await[0].body_text);
+    let reset = reset_link(&app, "alice@example.com").await;
+    let verify_token = verify.rsplit('/').next().unwrap();
+    let reset_token = reset.rsplit('/').next().unwrap();
+    let browser = app.browser();
+    browser
+        .get(&format!("/password/reset/{verify_token}"))
+        .await
+        .assert_status(Status::BadRequest);
+    confirm(&browser, &format!("/email/confirm/{reset_token}"))
+        .await
+        .assert_status(Status::BadRequest);
+    assert_eq!(
+        app.count("users WHERE email_verified_at IS NOT NULL").await,
+        0
+    );
+}
+
+#[rocket::async_test]
+async fn the_link_can_be_sent_again_at_most_three_times_an_hour_and_expires() {
+    let (app, _dir) = spawn().await;
+    let browser = app.signed_up("alice").await;
+    let first = confirm_path(&messages(&app).await[0].body_text);
+    for _ in 0..3 {
+        browser
+            .submit("/account/email/resend", &[])
+            .await
+            .assert_redirect("/account");
+    }
+    assert_eq!(messages(&app).await.len(), 3, "sign-up's and two more");
+    // Without a session there is nothing to resend.
+    let stranger = app.browser();
+    let refused = stranger.submit("/account/email/resend", &[]).await;
+    assert_ne!(refused.status, Status::Ok);
+    assert_eq!(messages(&app).await.len(), 3);
+
+    app.clock.advance(Duration::hours(25));
+    confirm(&app.browser(), &first)
+        .await
+        .assert_status(Status::BadRequest);
+    // The session has idled out by now too: sign in again.
+    browser
+        .login("alice", PASSWORD)
+        .await
+        .assert_redirect("/account");
+    browser
+        .submit("/account/email/resend", &[])
+        .await
+        .assert_redirect("/account");
+    let all = messages(&app).await;
+    assert_eq!(all.len(), 4);
+    let fresh = confirm_path(&all[3].body_text);
+    confirm(&app.browser(), &fresh)
+        .await
+        .assert_redirect("/account");
 }
