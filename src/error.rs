@@ -23,6 +23,9 @@ pub enum AppError {
     MethodNotAllowed,
     #[error("conflict: {0}")]
     Conflict(&'static str),
+    /// The body is over the 64 KiB limit.
+    #[error("payload too large")]
+    PayloadTooLarge,
     #[error("too many requests")]
     TooManyRequests { retry_after: u64 },
     /// Gatehouse itself is at capacity (the password hashing queue is
@@ -47,6 +50,7 @@ impl AppError {
             AppError::NotFound => Status::NotFound,
             AppError::MethodNotAllowed => Status::MethodNotAllowed,
             AppError::Conflict(_) => Status::Conflict,
+            AppError::PayloadTooLarge => Status::PayloadTooLarge,
             AppError::TooManyRequests { .. } => Status::TooManyRequests,
             AppError::ServiceUnavailable { .. } => Status::ServiceUnavailable,
             AppError::BadGateway(_) => Status::BadGateway,

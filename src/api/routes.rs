@@ -114,8 +114,10 @@ fn token_error(error: &'static str, description: &'static str) -> TokenResponse 
     ),
     responses(
         (status = 200, description = "A token", body = TokenGranted),
-        (status = 400, description = "RFC 6749 §5.2 error: a missing or unknown field value, a wrong username, password or `otp`, or a body that is not a url-encoded form of at most 64 KiB (`invalid_request`)", body = TokenError),
+        (status = 400, description = "RFC 6749 §5.2 error: a missing or unknown field value, a wrong username, password or `otp`, or a body that is not a valid url-encoded form (`invalid_request`)", body = TokenError),
         (status = 403, description = "Sent by a browser from another site (`Origin` or `Sec-Fetch-Site`)", body = ApiError),
+        (status = 413, description = "The body is over 64 KiB", body = ApiError),
+        (status = 415, description = "The body is not `application/x-www-form-urlencoded`", body = ApiError),
         (status = 429, description = "Too many failed sign-ins", body = ApiError,
             headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
         (status = 503, description = "The password hashing queue is full", body = ApiError,
@@ -125,15 +127,22 @@ fn token_error(error: &'static str, description: &'static str) -> TokenResponse 
 #[post("/v1/token", data = "<form>")]
 async fn token(
     _same_site: SameSite,
-    form: Option<Form<TokenRequest<'_>>>,
+    form: Result<Form<TokenRequest<'_>>, rocket::form::Errors<'_>>,
     app: AppState<'_>,
     client: ClientInfo,
 ) -> Result<TokenResponse, AppError> {
-    let Some(form) = form else {
-        return Ok(token_error(
-            "invalid_request",
-            "Send the request as application/x-www-form-urlencoded.",
-        ));
+    // Another content type forwards before this point, to the 415 catcher.
+    let form = match form {
+        Ok(form) => form,
+        Err(errors) if errors.status() == Status::PayloadTooLarge => {
+            return Err(AppError::PayloadTooLarge);
+        }
+        Err(_) => {
+            return Ok(token_error(
+                "invalid_request",
+                "Send the request as application/x-www-form-urlencoded.",
+            ));
+        }
     };
     let (username, password, scopes) = match parse_grant(&form) {
         Ok(grant) => grant,
