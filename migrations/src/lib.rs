@@ -12,8 +12,10 @@ mod m20261122_000005_api_keys;
 mod m20261122_000006_linked_accounts;
 mod m20261122_000007_rate_limit_counters;
 mod m20261129_000008_outbox;
-mod m20261129_000015_email_tokens;
-mod m20261129_000016_email_verified;
+mod m20261129_000020_credential_version;
+mod m20261129_000021_email_key;
+mod m20261129_000022_email_tokens;
+mod m20261129_000023_email_verified;
 
 pub struct Migrator;
 
@@ -29,8 +31,10 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000006_linked_accounts::Migration),
             Box::new(m20261122_000007_rate_limit_counters::Migration),
             Box::new(m20261129_000008_outbox::Migration),
-            Box::new(m20261129_000015_email_tokens::Migration),
-            Box::new(m20261129_000016_email_verified::Migration),
+            Box::new(m20261129_000020_credential_version::Migration),
+            Box::new(m20261129_000021_email_key::Migration),
+            Box::new(m20261129_000022_email_tokens::Migration),
+            Box::new(m20261129_000023_email_verified::Migration),
         ]
     }
 }

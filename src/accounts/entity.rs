@@ -11,6 +11,8 @@ pub struct Model {
     pub id: i32,
     pub username: String,
     pub email: String,
+    /// [`email_key`] of `email`: unique, and what sign-in looks up.
+    pub email_key: String,
     /// argon2id PHC string; None for an account made through OAuth.
     pub password_hash: Option<String>,
     pub is_active: bool,
@@ -28,6 +30,9 @@ pub struct Model {
     pub totp_enabled_at: Option<TimeDateTimeWithTimeZone>,
     /// The last TOTP time step accepted, so no code is accepted twice.
     pub totp_last_step: Option<i64>,
+    /// Bumped by every password change; a session made with another
+    /// version is dead (see `sessions::store::find_live`).
+    pub credential_version: i32,
     /// When the holder confirmed the address by an emailed link.
     pub email_verified_at: Option<TimeDateTimeWithTimeZone>,
 }
@@ -99,19 +104,37 @@ impl ActiveModelBehavior for ActiveModel {}
 pub const USERNAME_INDEX: &str = "users_username_lower_key";
 pub const EMAIL_INDEX: &str = "users_email_lower_key";
 
+/// Whether a unique violation's message is about the email: the old
+/// `lower(email)` index, or `email_key` (SQLite names the column,
+/// PostgreSQL the index `users_email_key`).
+pub fn is_email_taken(message: &str) -> bool {
+    message.contains(EMAIL_INDEX) || message.contains("email_key")
+}
+
+/// The key that makes two spellings of one email one account: NFC, then
+/// Unicode lowercase (SQL's `lower()` is ASCII-only on SQLite), then NFC
+/// again. `ü@bücher.de` and `Ü@BÜCHER.DE`, or a composed and a decomposed
+/// `café@`, have one key.
+pub fn email_key(email: &str) -> String {
+    use unicode_normalization::UnicodeNormalization as _;
+    let composed: String = email.trim().nfc().collect();
+    composed.to_lowercase().nfc().collect()
+}
+
 /// The user whose username or email is `login`, ignoring case. A username
 /// cannot contain `@` and an email must, so at most one user matches.
 pub async fn find_by_login(db: &impl ConnectionTrait, login: &str) -> Result<Option<Model>, DbErr> {
-    // Emails are stored in NFC (`forms::Email`): look them up the same way.
-    let login: String = unicode_normalization::UnicodeNormalization::nfc(login).collect();
-    let login = login.as_str();
-    let column = if login.contains('@') {
-        Column::Email
-    } else {
-        Column::Username
-    };
+    // Emails are looked up by their key, as they are kept unique.
+    if login.contains('@') {
+        return Entity::find()
+            .filter(Column::EmailKey.eq(email_key(login)))
+            .one(db)
+            .await;
+    }
     Entity::find()
-        .filter(Expr::expr(Func::lower(Expr::col(column))).eq(Func::lower(Expr::val(login))))
+        .filter(
+            Expr::expr(Func::lower(Expr::col(Column::Username))).eq(Func::lower(Expr::val(login))),
+        )
         .one(db)
         .await
 }

@@ -5,7 +5,7 @@
 use sea_orm::{ActiveModelTrait as _, ConnectionTrait, DatabaseConnection, DbErr, Set};
 use time::OffsetDateTime;
 
-use super::entity::{self as user, EMAIL_INDEX, USERNAME_INDEX};
+use super::entity::{self as user, USERNAME_INDEX};
 use super::forms::{Email, Username};
 use super::password::{HashError, Password, PasswordHasher, check_new_password};
 use crate::error::{AppError, FormErrors};
@@ -105,6 +105,7 @@ pub async fn register(
     let inserted = user::ActiveModel {
         username: Set(username.as_str().to_owned()),
         email: Set(email.as_str().to_owned()),
+        email_key: Set(user::email_key(email.as_str())),
         password_hash: Set(Some(password_hash)),
         is_active: Set(true),
         is_member: Set(roles.is_member),
@@ -124,7 +125,7 @@ pub async fn register(
                 errors.add("username", TAKEN_USERNAME);
                 Err(RegisterError::Taken(errors))
             }
-            Some(message) if message.contains(EMAIL_INDEX) => {
+            Some(message) if user::is_email_taken(&message) => {
                 errors.add("email", TAKEN_EMAIL);
                 Err(RegisterError::Taken(errors))
             }
@@ -148,6 +149,36 @@ pub async fn set_password_hash(
     .update(db)
     .await?;
     Ok(())
+}
+
+/// Sets a new password and bumps the credential version, which ends every
+/// session made with the old one; answers the new version.
+pub async fn change_password_hash(
+    db: &DatabaseConnection,
+    user_id: i32,
+    hash: String,
+    now: OffsetDateTime,
+) -> Result<i32, DbErr> {
+    use sea_orm::QuerySelect as _;
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait as _, EntityTrait as _, ExprTrait as _, QueryFilter as _};
+    user::Entity::update_many()
+        .col_expr(user::Column::PasswordHash, Expr::value(hash))
+        .col_expr(user::Column::UpdatedAt, Expr::value(now))
+        .col_expr(
+            user::Column::CredentialVersion,
+            Expr::col(user::Column::CredentialVersion).add(1),
+        )
+        .filter(user::Column::Id.eq(user_id))
+        .exec(db)
+        .await?;
+    let version = user::Entity::find_by_id(user_id)
+        .select_only()
+        .column(user::Column::CredentialVersion)
+        .into_tuple::<i32>()
+        .one(db)
+        .await?;
+    version.ok_or_else(|| DbErr::RecordNotFound(format!("user {user_id}")))
 }
 
 pub async fn record_login(
@@ -339,6 +370,7 @@ pub async fn register_external(
         let inserted = user::ActiveModel {
             username: Set(candidate),
             email: Set(email.as_str().to_owned()),
+            email_key: Set(user::email_key(email.as_str())),
             password_hash: Set(None),
             is_active: Set(true),
             is_member: Set(false),
@@ -355,7 +387,7 @@ pub async fn register_external(
             Ok(user) => return Ok(user),
             Err(err) => match crate::db::unique_violation(&err) {
                 Some(message) if message.contains(USERNAME_INDEX) => continue,
-                Some(message) if message.contains(EMAIL_INDEX) => {
+                Some(message) if user::is_email_taken(&message) => {
                     errors.add("email", TAKEN_EMAIL);
                     return Err(RegisterError::Taken(errors));
                 }

@@ -13,6 +13,7 @@ pub mod api_caller;
 pub mod client;
 pub mod cookies;
 pub mod csrf;
+pub mod device;
 pub mod ended;
 pub mod guards;
 pub mod oauth_flow;

@@ -1,14 +1,16 @@
 //! Changing a signed-in user's password: the current one confirmed (see
-//! `sign_in::confirm_password`), the policy, the new hash, every other
-//! session ended, and the event.
+//! `sign_in::confirm_password`), the policy, the new hash and credential
+//! version, every other session ended (those racing the change too: their
+//! version is the old one), the current one renewed, and the event.
 
-use sea_orm::{DatabaseConnection, DbErr};
-use time::OffsetDateTime;
+use rocket::http::CookieJar;
+use sea_orm::DbErr;
 
 use super::client::ClientInfo;
+use super::state::AppState;
 use crate::accounts::entity as user;
-use crate::accounts::password::{Password, PasswordHasher, check_new_password};
-use crate::accounts::service::set_password_hash;
+use crate::accounts::password::{Password, check_new_password};
+use crate::accounts::service::change_password_hash;
 use crate::error::{AppError, FormErrors};
 use crate::security_log::{self, Event, EventKind};
 use crate::sessions::store;
@@ -22,7 +24,8 @@ pub struct PasswordChange<'a> {
     pub min_password_length: usize,
     /// Also revoke every API key of the account.
     pub revoke_api_keys: bool,
-    /// The session the change was made from, which stays signed in.
+    /// The session the change was made from, which stays signed in under
+    /// a new id and secret.
     pub keep_session: Option<i32>,
 }
 
@@ -42,11 +45,11 @@ impl From<DbErr> for PasswordChangeError {
 }
 
 /// Sets a new password (checked against the policy), ends every other
-/// session of the user, and records it. Answers how many sessions ended.
+/// session of the user, renews the browser's own, and records it. Answers
+/// how many sessions ended.
 pub async fn change_password(
-    db: &DatabaseConnection,
-    hasher: &PasswordHasher,
-    now: OffsetDateTime,
+    app: &AppState<'_>,
+    cookies: &CookieJar<'_>,
     client: &ClientInfo,
     user: &user::Model,
     change: PasswordChange<'_>,
@@ -67,8 +70,16 @@ pub async fn change_password(
     let Some(new_password) = new_password.filter(|_| errors.is_empty()) else {
         return Err(PasswordChangeError::Invalid(errors));
     };
-    let hash = hasher.hash(&new_password).await.map_err(AppError::from)?;
-    set_password_hash(db, user.id, hash, now).await?;
+    let (db, now) = (app.db, app.clock.now());
+    let hash = app
+        .hasher
+        .hash(&new_password)
+        .await
+        .map_err(AppError::from)?;
+    let version = change_password_hash(db, user.id, hash, now).await?;
+    if let Some(keep) = change.keep_session {
+        super::session::renew(app, cookies, keep, version).await?;
+    }
     let ended = store::delete_others(db, user.id, change.keep_session).await?;
     let keys = if change.revoke_api_keys {
         crate::api_keys::entity::revoke_all(db, user.id, now).await?

@@ -148,39 +148,64 @@ async fn from_cookie(req: &Request<'_>) -> Result<Option<Authenticated>, LookupE
     }))
 }
 
-/// Starts a browser session for `user_id` and hands its cookie to the
-/// browser, persistent only with `remember`. The CSRF token is replaced
-/// along with it.
+/// Starts a browser session for `user` (as loaded before its password
+/// was checked) and hands its cookie to the browser, persistent only with
+/// `remember`. A session this browser held before ends. The CSRF token is
+/// replaced along with it.
 pub async fn sign_in(
     app: &AppState<'_>,
     cookies: &CookieJar<'_>,
     client: &ClientInfo,
-    user_id: i32,
+    user: &user::Model,
     remember: bool,
 ) -> Result<entity::Model, DbErr> {
     let (db, config) = (app.db, app.config);
+    if let Some(previous) = cookies.get_private(&cookies::name(config, COOKIE)) {
+        store::delete_by_secret(db, previous.value()).await?;
+    }
     let now = app.clock.now();
     let issued = store::create(
         db,
         config,
         now,
-        user_id,
+        user,
         SessionKind::Browser,
         remember,
         client,
     )
     .await?;
-    let mut cookie = cookies::build(config, COOKIE, issued.secret);
-    let expires = if remember {
-        Some(now + config.remember_me)
+    hand_out(config, cookies, &issued);
+    super::csrf::rotate(cookies, config);
+    Ok(issued.session)
+}
+
+/// Gives the browser's session `session_id` a new id and secret, made
+/// with credential `version` (after this browser changed the password):
+/// its old cookie value dies, and the browser gets the new one.
+pub async fn renew(
+    app: &AppState<'_>,
+    cookies: &CookieJar<'_>,
+    session_id: i32,
+    version: i32,
+) -> Result<(), DbErr> {
+    if let Some(issued) = store::renew(app.db, session_id, version).await? {
+        hand_out(app.config, cookies, &issued);
+    }
+    Ok(())
+}
+
+/// The session cookie (and the `ended` one beside it) for `issued`,
+/// persistent only for a remembered session.
+fn hand_out(config: &AppConfig, cookies: &CookieJar<'_>, issued: &store::IssuedSession) {
+    let mut cookie = cookies::build(config, COOKIE, issued.secret.clone());
+    let expires = if issued.session.remember {
+        Some(issued.session.expires_at)
     } else {
         cookies::BROWSER_SESSION
     };
     cookie.set_expires(expires);
     cookies.add_private(cookie);
     super::ended::remember(cookies, config, &issued.session, expires);
-    super::csrf::rotate(cookies, config);
-    Ok(issued.session)
 }
 
 /// Signs out: ends the request's session (if it came with one), clears

@@ -17,6 +17,7 @@ use rocket::http::CookieJar;
 use serde_json::json;
 
 use super::client::ClientInfo;
+use super::device::{self, Device};
 use super::tokens::{self, IssuedToken};
 use super::{AppState, CurrentUser, pending, session};
 use crate::accounts::entity as user;
@@ -104,7 +105,11 @@ pub async fn with_password(
     otp: Option<&str>,
     method: &str,
 ) -> Result<Outcome, AppError> {
-    let user = match check_password(app, client, login, password).await? {
+    let device = match &holder {
+        Holder::Browser { cookies, .. } => device::known(cookies, app.config),
+        Holder::Api { .. } => None,
+    };
+    let user = match check_password(app, client, login, password, device.as_ref()).await? {
         PasswordCheck::Verified(user) => user,
         PasswordCheck::Refused(refusal, account) => {
             if let Some(account) = account {
@@ -131,7 +136,7 @@ pub async fn with_password(
         return Ok(Outcome::NeedsSecondFactor);
     };
     let failed = format!("{method}, second factor");
-    match second_factor(app, client, &user, code, &failed).await? {
+    match second_factor(app, client, &user, device.as_ref(), code, &failed).await? {
         FactorCheck::Refused(refusal) => Ok(Outcome::Refused(refusal)),
         FactorCheck::Accepted(_) => finish(app, client, holder, &user, method).await,
     }
@@ -169,7 +174,17 @@ pub async fn second_step<'a>(
         pending::clear(cookies, app.config);
         return Ok(Outcome::Refused(Refusal::StartAgain));
     };
-    let factor = match second_factor(app, client, &account, code, "second factor").await? {
+    let device = device::known(cookies, app.config);
+    let factor = match second_factor(
+        app,
+        client,
+        &account,
+        device.as_ref(),
+        code,
+        "second factor",
+    )
+    .await?
+    {
         FactorCheck::Accepted(factor) => factor,
         FactorCheck::Refused(Refusal::WrongCode)
             if app.limiter.check(now, &attempts).await?.is_some() =>
@@ -294,7 +309,8 @@ pub async fn finish(
             remember,
             next,
         } => {
-            session::sign_in(app, cookies, client, user.id, remember).await?;
+            session::sign_in(app, cookies, client, user, remember).await?;
+            device::remember(cookies, app.config, now, user.id);
             (None, next.map(str::to_owned), json!({ "method": method }))
         }
         Holder::Api { scopes } => {
@@ -302,7 +318,7 @@ pub async fn finish(
                 app.db,
                 app.config,
                 now,
-                user.id,
+                user,
                 SessionKind::Api,
                 false,
                 client,
@@ -361,13 +377,23 @@ enum PasswordCheck {
 }
 
 /// The failed-sign-in counters of an account (or typed login) and address.
-fn sign_in_counters(app: &AppState<'_>, client: &ClientInfo, subject: &str) -> Vec<Counter> {
+/// A browser whose device cookie names the account counts against its
+/// device instead of the account, with the same limit.
+fn sign_in_counters(
+    app: &AppState<'_>,
+    client: &ClientInfo,
+    subject: &str,
+    device: Option<&str>,
+) -> Vec<Counter> {
     let limits = app.limiter.settings();
-    let mut counters =
-        vec![
-            app.limiter
-                .counter("sign_in:account", subject, limits.sign_in_per_account),
-        ];
+    let (bucket, subject) = match device {
+        Some(id) => ("sign_in:device", id),
+        None => ("sign_in:account", subject),
+    };
+    let mut counters = vec![
+        app.limiter
+            .counter(bucket, subject, limits.sign_in_per_account),
+    ];
     if let Some(ip) = client.ip_string() {
         counters.push(
             app.limiter
@@ -381,8 +407,21 @@ fn account_counters(
     app: &AppState<'_>,
     client: &ClientInfo,
     account: &user::Model,
+    device: Option<&Device>,
 ) -> Vec<Counter> {
-    sign_in_counters(app, client, &format!("user:{}", account.id))
+    sign_in_counters(
+        app,
+        client,
+        &format!("user:{}", account.id),
+        device_of(device, account),
+    )
+}
+
+/// The id of `device` if it vouches for `account`.
+fn device_of<'d>(device: Option<&'d Device>, account: &user::Model) -> Option<&'d str> {
+    device
+        .filter(|device| device.user_id == account.id)
+        .map(|device| device.id.as_str())
 }
 
 /// Checks a login and password under this instance's turn and the limits,
@@ -392,6 +431,7 @@ async fn check_password(
     client: &ClientInfo,
     login: &str,
     password: &str,
+    device: Option<&Device>,
 ) -> Result<PasswordCheck, AppError> {
     let now = app.clock.now();
     let login = login.trim();
@@ -404,7 +444,8 @@ async fn check_password(
         Some(user) => format!("user:{}", user.id),
         None => format!("login:{}", login.to_lowercase()),
     };
-    let counters = sign_in_counters(app, client, &subject);
+    let device = user.as_ref().and_then(|user| device_of(device, user));
+    let counters = sign_in_counters(app, client, &subject, device);
     let _turn = app.limiter.take_turn(&counters).await;
     if let Some(retry_after) = app.limiter.check(now, &counters).await? {
         return Ok(PasswordCheck::Refused(
@@ -451,10 +492,11 @@ async fn second_factor(
     app: &AppState<'_>,
     client: &ClientInfo,
     account: &user::Model,
+    device: Option<&Device>,
     code: &str,
     failed_method: &str,
 ) -> Result<FactorCheck, AppError> {
-    let counters = account_counters(app, client, account);
+    let counters = account_counters(app, client, account, device);
     let _turn = app.limiter.take_turn(&counters).await;
     let now = app.clock.now();
     if let Some(retry_after) = app.limiter.check(now, &counters).await? {
@@ -479,7 +521,7 @@ pub async fn count_sign_in_failure(
     client: &ClientInfo,
     account: &user::Model,
 ) -> Result<(), AppError> {
-    let counters = account_counters(app, client, account);
+    let counters = account_counters(app, client, account, None);
     app.limiter.hit(app.clock.now(), &counters).await?;
     Ok(())
 }
@@ -515,7 +557,7 @@ pub async fn confirm_password(
             }
             counters
         }
-        None => account_counters(app, client, account),
+        None => account_counters(app, client, account, None),
     };
     let _turn = app.limiter.take_turn(&counters).await;
     let now = app.clock.now();

@@ -21,6 +21,9 @@ pub struct Model {
     pub created_at: TimeDateTimeWithTimeZone,
     pub last_seen_at: TimeDateTimeWithTimeZone,
     pub expires_at: TimeDateTimeWithTimeZone,
+    /// The user's `credential_version` when the password that made this
+    /// session was checked.
+    pub credential_version: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -36,12 +36,14 @@ pub fn hash_secret(secret: &str) -> String {
 /// Opens a session for `user_id`. A browser session ends after
 /// `session_idle_minutes` without use or `session_max_days` in all; with
 /// `remember` it lasts `remember_me_days` with no idle timeout. An API
-/// token's session ends with the token (`jwt_ttl_seconds`).
+/// token's session ends with the token (`jwt_ttl_seconds`). `user` is as
+/// loaded before its password was checked: the session records that
+/// credential version, so a password change that commits in between ends it.
 pub async fn create(
     db: &impl ConnectionTrait,
     config: &AppConfig,
     now: OffsetDateTime,
-    user_id: i32,
+    user: &user::Model,
     kind: SessionKind,
     remember: bool,
     client: &ClientInfo,
@@ -55,7 +57,7 @@ pub async fn create(
     let session = session::ActiveModel {
         public_id: Set(uuid::Uuid::new_v4().to_string()),
         token_hash: Set(hash_secret(&secret)),
-        user_id: Set(user_id),
+        user_id: Set(user.id),
         kind: Set(kind.as_str().to_owned()),
         remember: Set(remember),
         ip: Set(client.ip_string()),
@@ -63,6 +65,7 @@ pub async fn create(
         created_at: Set(now),
         last_seen_at: Set(now),
         expires_at: Set(now + lifetime),
+        credential_version: Set(user.credential_version),
         ..Default::default()
     }
     .insert(db)
@@ -80,7 +83,9 @@ pub enum SessionRef<'a> {
 }
 
 /// The live session `reference` names, with its (active) user: one query,
-/// plus a `last_seen_at` update at most once a minute.
+/// plus a `last_seen_at` update at most once a minute. A session made
+/// with another credential version than the user's (an older password)
+/// is not live.
 pub async fn find_live(
     db: &impl ConnectionTrait,
     config: &AppConfig,
@@ -103,7 +108,7 @@ pub async fn find_live(
     let Some((mut session, Some(user))) = found else {
         return Ok(None);
     };
-    if !user.is_active {
+    if !user.is_active || session.credential_version != user.credential_version {
         return Ok(None);
     }
     if now - session.last_seen_at >= TOUCH_INTERVAL {
@@ -212,6 +217,38 @@ pub async fn last_seen_by_user(
         .all(db)
         .await?;
     Ok(rows.into_iter().collect())
+}
+
+/// Gives session `id` a new secret and public id (the old cookie value
+/// dies with them) and the credential version `version`; answers the new
+/// secret and the row.
+pub async fn renew(
+    db: &impl ConnectionTrait,
+    id: i32,
+    version: i32,
+) -> Result<Option<IssuedSession>, DbErr> {
+    let secret = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
+    let renewed = session::Entity::update_many()
+        .col_expr(
+            session::Column::PublicId,
+            uuid::Uuid::new_v4().to_string().into(),
+        )
+        .col_expr(session::Column::TokenHash, hash_secret(&secret).into())
+        .col_expr(session::Column::CredentialVersion, version.into())
+        .filter(session::Column::Id.eq(id))
+        .exec_with_returning(db)
+        .await?
+        .pop();
+    Ok(renewed.map(|session| IssuedSession { secret, session }))
+}
+
+/// Ends the session whose client holds `secret`, if there is one.
+pub async fn delete_by_secret(db: &impl ConnectionTrait, secret: &str) -> Result<(), DbErr> {
+    session::Entity::delete_many()
+        .filter(session::Column::TokenHash.eq(hash_secret(secret)))
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 pub async fn delete(db: &impl ConnectionTrait, id: i32) -> Result<(), DbErr> {

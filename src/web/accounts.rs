@@ -209,17 +209,16 @@ async fn change_password(
         keep_session: current.session().map(|session| session.id),
     };
     let now = app.clock.now();
-    let ended =
-        match password::change_password(app.db, app.hasher, now, &client, user, change).await {
-            Ok(ended) => ended,
-            Err(PasswordChangeError::Invalid(errors)) => {
-                let context = account_context(&current, &app, &errors).await?;
-                return Ok(FormResponse::Invalid(
-                    page.render("accounts/account", context),
-                ));
-            }
-            Err(PasswordChangeError::Failed(e)) => return Err(e),
-        };
+    let ended = match password::change_password(&app, cookies, &client, user, change).await {
+        Ok(ended) => ended,
+        Err(PasswordChangeError::Invalid(errors)) => {
+            let context = account_context(&current, &app, &errors).await?;
+            return Ok(FormResponse::Invalid(
+                page.render("accounts/account", context),
+            ));
+        }
+        Err(PasswordChangeError::Failed(e)) => return Err(e),
+    };
     ended::acted(cookies, app.config, now);
     let message = match ended {
         0 => "Your password was changed.".to_owned(),

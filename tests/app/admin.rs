@@ -356,8 +356,8 @@ async fn users_are_found_by_part_of_their_email_and_paged() {
             "odd.example"
         };
         app.execute(&format!(
-            "INSERT INTO users (username, email, is_active, is_member, is_staff, is_superuser, created_at, updated_at) \
-             VALUES ('person{i:02}', 'p{i:02}@{domain}', true, false, false, false, '{stamp}', '{stamp}')"
+            "INSERT INTO users (username, email, email_key, is_active, is_member, is_staff, is_superuser, created_at, updated_at) \
+             VALUES ('person{i:02}', 'p{i:02}@{domain}', 'p{i:02}@{domain}', true, false, false, false, '{stamp}', '{stamp}')"
         ))
         .await;
     }

@@ -537,8 +537,8 @@ async fn users_are_paged_25_at_a_time() {
     let now = "2026-01-01 00:00:00";
     for i in 0..30 {
         app.execute(&format!(
-            "INSERT INTO users (username, email, is_active, is_member, is_staff, is_superuser, created_at, updated_at) \
-             VALUES ('user{i:02}', 'user{i:02}@example.com', true, false, false, false, '{now}', '{now}')"
+            "INSERT INTO users (username, email, email_key, is_active, is_member, is_staff, is_superuser, created_at, updated_at) \
+             VALUES ('user{i:02}', 'user{i:02}@example.com', 'user{i:02}@example.com', true, false, false, false, '{now}', '{now}')"
         ))
         .await;
     }

@@ -81,11 +81,12 @@ async fn every_sign_in_gets_a_new_session() {
 
     let after = browser.cookie("gatehouse_session").unwrap();
     assert_ne!(before, after);
-    assert_eq!(app.count("sessions").await, 2);
+    // Signing in again ends the browser's previous session: a copy of
+    // its old cookie is worth nothing.
+    assert_eq!(app.count("sessions").await, 1);
     let planted = app.browser();
     planted.set_cookie("gatehouse_session", &before);
-    // The old session is still its own, separate session; the new cookie
-    // is what this browser now holds.
+    assert!(!planted.is_signed_in().await);
     assert!(browser.is_signed_in().await);
 }
 
