@@ -14,6 +14,8 @@ mod m20261122_000007_rate_limit_counters;
 mod m20261129_000008_outbox;
 mod m20261129_000020_credential_version;
 mod m20261129_000021_email_key;
+mod m20261129_000022_email_tokens;
+mod m20261129_000023_email_verified;
 
 pub struct Migrator;
 
@@ -31,6 +33,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000008_outbox::Migration),
             Box::new(m20261129_000020_credential_version::Migration),
             Box::new(m20261129_000021_email_key::Migration),
+            Box::new(m20261129_000022_email_tokens::Migration),
+            Box::new(m20261129_000023_email_verified::Migration),
         ]
     }
 }

@@ -33,6 +33,8 @@ pub struct Model {
     /// Bumped by every password change; a session made with another
     /// version is dead (see `sessions::store::find_live`).
     pub credential_version: i32,
+    /// When the holder confirmed the address by an emailed link.
+    pub email_verified_at: Option<TimeDateTimeWithTimeZone>,
 }
 
 /// The one place roles imply each other: a superuser counts as staff, and

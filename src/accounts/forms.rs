@@ -121,6 +121,18 @@ pub struct ChangePasswordForm<'r> {
     pub revoke_api_keys: bool,
 }
 
+#[derive(FromForm)]
+pub struct ForgotPasswordForm<'r> {
+    #[field(default = "")]
+    pub email: &'r str,
+}
+
+#[derive(FromForm)]
+pub struct ResetPasswordForm<'r> {
+    #[field(default = "")]
+    pub new_password: &'r str,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,4 +9,6 @@
 pub mod entity;
 pub mod forms;
 pub mod password;
+pub mod recovery;
 pub mod service;
+pub mod verification;

@@ -2,7 +2,7 @@
 //! registration with the full sign-up policy, passwords, deleting and
 //! (de)activating accounts. Signing in is `auth::sign_in`'s.
 
-use sea_orm::{ActiveModelTrait as _, DatabaseConnection, DbErr, Set};
+use sea_orm::{ActiveModelTrait as _, ConnectionTrait, DatabaseConnection, DbErr, Set};
 use time::OffsetDateTime;
 
 use super::entity::{self as user, USERNAME_INDEX};
@@ -135,7 +135,7 @@ pub async fn register(
 }
 
 pub async fn set_password_hash(
-    db: &DatabaseConnection,
+    db: &impl ConnectionTrait,
     user_id: i32,
     hash: String,
     now: OffsetDateTime,

@@ -1,10 +1,10 @@
 //! What staff do to other accounts: (de)activate, end every session, set
-//! roles, delete. Each action checks who may act on whom, makes the
+//! roles, delete, email a password-reset link. Each action checks who may act on whom, makes the
 //! change, and records it: in the account's log naming the staff member,
 //! or for a deletion (which takes the account's own log with it) in the
 //! acting staff member's log, naming the deleted account.
 
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, TransactionTrait as _};
 use serde_json::json;
 use time::OffsetDateTime;
 
@@ -12,6 +12,7 @@ use crate::accounts::entity as user;
 use crate::accounts::service::{self, begin_superuser_safe};
 use crate::api_keys::entity as api_key;
 use crate::client::ClientInfo;
+use crate::config::AppConfig;
 use crate::error::AppError;
 use crate::security_log::{self, Event, EventKind};
 use crate::sessions::store;
@@ -139,6 +140,39 @@ pub async fn delete(acting: &Acting<'_>, account: &user::Model) -> Result<(), Ap
         deleted = account.id,
         by = acting.actor.id,
         "account deleted by staff"
+    );
+    Ok(())
+}
+
+/// Emails `account` a password-reset link, recorded in its log naming the
+/// staff member. Staff never see the link, and nothing changes until the
+/// holder uses it; a deactivated account is refused (its links would not
+/// work).
+pub async fn send_password_reset(
+    acting: &Acting<'_>,
+    config: &AppConfig,
+    account: &user::Model,
+) -> Result<(), AppError> {
+    if !account.is_active {
+        return Err(AppError::Conflict(
+            "The account is deactivated: reactivate it before sending a reset link.",
+        ));
+    }
+    let txn = acting.db.begin().await?;
+    crate::accounts::recovery::queue_reset_mail(&txn, config, acting.now, account).await?;
+    let event = Event::new(
+        account.id,
+        EventKind::PasswordResetSentByStaff,
+        acting.client,
+    )
+    .by(acting.actor.id)
+    .detail(json!({ "by": acting.actor.username }));
+    security_log::record(&txn, acting.now, event).await;
+    txn.commit().await?;
+    tracing::info!(
+        user = account.id,
+        by = acting.actor.id,
+        "password-reset link sent by staff"
     );
     Ok(())
 }

@@ -105,6 +105,7 @@ pub async fn reason(
         (EventKind::AllSessionsRevokedByStaff, BY_STAFF),
         (EventKind::AccountDeactivated, BY_STAFF),
         (EventKind::PasswordChanged, BY_PASSWORD_CHANGE),
+        (EventKind::PasswordReset, BY_PASSWORD_CHANGE),
         (EventKind::OtherSessionsRevoked, BY_OTHER_DEVICE),
     ];
     for (kind, message) in causes {

@@ -19,11 +19,13 @@ pub mod guards;
 pub mod oauth_flow;
 pub mod password;
 pub mod pending;
+pub mod recovery;
 pub mod refusal;
 pub mod session;
 pub mod sign_in;
 pub mod state;
 pub mod tokens;
+pub mod verification;
 
 pub use client::ClientInfo;
 pub use guards::{CurrentUser, Member, Staff, Superuser};

@@ -215,7 +215,8 @@ pub enum NewAccount {
 }
 
 /// A new account from the sign-up form: counted against the address's
-/// sign-up limit, registered with the full policy, and signed in.
+/// sign-up limit, registered with the full policy, sent a link to verify
+/// its address, and signed in.
 pub async fn with_new_account(
     app: &AppState<'_>,
     client: &ClientInfo,
@@ -236,6 +237,7 @@ pub async fn with_new_account(
         remember: false,
         next: None,
     };
+    super::verification::send_after_sign_up(app, &user).await?;
     finish(app, client, holder, &user, "sign-up").await?;
     Ok(NewAccount::Created(Box::new(user)))
 }

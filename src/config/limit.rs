@@ -19,6 +19,9 @@ pub struct RateLimitSettings {
     pub sign_up_per_ip: Limit,
     /// Failed API-key authentications per client address.
     pub api_key_failures_per_ip: Limit,
+    /// Password-reset requests per client address (each address also
+    /// gets at most three reset mails an hour).
+    pub password_reset_per_ip: Limit,
 }
 
 impl Default for RateLimitSettings {
@@ -30,6 +33,7 @@ impl Default for RateLimitSettings {
             two_factor_per_sign_in: 5,
             sign_up_per_ip: Limit::new(10, 3600),
             api_key_failures_per_ip: Limit::new(60, 60),
+            password_reset_per_ip: Limit::new(10, 3600),
         }
     }
 }

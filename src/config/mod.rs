@@ -32,6 +32,10 @@ pub struct AppConfig {
     pub jwt_ttl_seconds: u32,
     /// The fewest characters a new password may have (ASVS 2.1.1: 12).
     pub password_min_length: usize,
+    /// How long a password-reset link works (`password_reset_minutes`).
+    pub password_reset: time::Duration,
+    /// How long other emailed links work (`email_link_hours`).
+    pub email_link: time::Duration,
     pub jwt_issuer: String,
     pub jwt_audience: String,
     pub staff_require_2fa: bool,
@@ -140,6 +144,8 @@ struct RawConfig {
     remember_me_days: u32,
     jwt_ttl_seconds: u32,
     password_min_length: u32,
+    password_reset_minutes: u32,
+    email_link_hours: u32,
     jwt_issuer: Option<String>,
     jwt_audience: Option<String>,
     staff_require_2fa: bool,
@@ -165,6 +171,8 @@ impl Default for RawConfig {
             remember_me_days: 30,
             jwt_ttl_seconds: 900,
             password_min_length: 12,
+            password_reset_minutes: 30,
+            email_link_hours: 24,
             jwt_issuer: None,
             jwt_audience: None,
             staff_require_2fa: true,
@@ -236,6 +244,11 @@ impl AppConfig {
                 "must be from 8 to 128",
             ));
         }
+        let password_reset = time::Duration::minutes(positive(
+            "password_reset_minutes",
+            raw.password_reset_minutes,
+        )?);
+        let email_link = time::Duration::hours(positive("email_link_hours", raw.email_link_hours)?);
         let oauth_timeout = std::time::Duration::from_secs(
             positive("oauth_timeout_seconds", raw.oauth_timeout_seconds)?.unsigned_abs(),
         );
@@ -289,6 +302,8 @@ impl AppConfig {
             remember_me,
             jwt_ttl_seconds: raw.jwt_ttl_seconds,
             password_min_length: raw.password_min_length as usize,
+            password_reset,
+            email_link,
             staff_require_2fa: raw.staff_require_2fa,
             argon2: raw.argon2,
             oauth,

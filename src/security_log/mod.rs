@@ -22,6 +22,8 @@ pub enum EventKind {
     SignInFailed,
     SignOut,
     PasswordChanged,
+    PasswordReset,
+    PasswordResetSentByStaff,
     SessionRevoked,
     OtherSessionsRevoked,
     TwoFactorEnabled,
@@ -40,11 +42,13 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 19] = [
+    pub const ALL: [EventKind; 21] = [
         EventKind::SignIn,
         EventKind::SignInFailed,
         EventKind::SignOut,
         EventKind::PasswordChanged,
+        EventKind::PasswordReset,
+        EventKind::PasswordResetSentByStaff,
         EventKind::SessionRevoked,
         EventKind::OtherSessionsRevoked,
         EventKind::TwoFactorEnabled,
@@ -69,6 +73,8 @@ impl EventKind {
             EventKind::SignInFailed => "sign_in_failed",
             EventKind::SignOut => "sign_out",
             EventKind::PasswordChanged => "password_changed",
+            EventKind::PasswordReset => "password_reset",
+            EventKind::PasswordResetSentByStaff => "password_reset_sent",
             EventKind::SessionRevoked => "session_revoked",
             EventKind::OtherSessionsRevoked => "other_sessions_revoked",
             EventKind::TwoFactorEnabled => "two_factor_enabled",
@@ -94,6 +100,8 @@ impl EventKind {
             EventKind::SignInFailed => "Failed sign-in attempt",
             EventKind::SignOut => "Signed out",
             EventKind::PasswordChanged => "Password changed",
+            EventKind::PasswordReset => "Password reset by email link",
+            EventKind::PasswordResetSentByStaff => "Password-reset link sent by staff",
             EventKind::SessionRevoked => "Session ended",
             EventKind::OtherSessionsRevoked => "All other sessions ended",
             EventKind::TwoFactorEnabled => "Two-factor authentication turned on",

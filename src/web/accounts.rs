@@ -181,6 +181,7 @@ async fn account_context(
         "password_min_length": app.config.password_min_length,
         "joined": user.created_at.date().to_string(),
         "two_factor": user.has_two_factor(),
+        "email_verified": user.email_verified_at.is_some(),
         "recovery_codes_left": recovery_codes_left,
         "errors": errors,
     }))

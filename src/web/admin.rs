@@ -26,6 +26,7 @@ pub fn routes() -> Vec<rocket::Route> {
         user_detail,
         set_active,
         revoke_sessions,
+        send_password_reset,
         set_roles,
         delete_user
     ]
@@ -252,6 +253,24 @@ async fn revoke_sessions(
             "Ended {ended} session(s) of {} and revoked {keys} API key(s).",
             account.username
         ),
+    ))
+}
+
+/// Emails the user a password-reset link; staff never see it.
+#[post("/admin/users/<id>/password-reset", data = "<_form>")]
+async fn send_password_reset(
+    staff: Staff,
+    id: i32,
+    _form: CsrfForm<NoFields>,
+    app: AppState<'_>,
+    client: ClientInfo,
+) -> Result<Flash<Redirect>, AppError> {
+    let acting = acting(&app, &client, &staff.0);
+    let account = staff::target(&acting, id).await?;
+    staff::send_password_reset(&acting, app.config, &account).await?;
+    Ok(back_to(
+        id,
+        format!("A password-reset link was emailed to {}.", account.username),
     ))
 }
 

@@ -199,7 +199,12 @@ fn log_refusal(req: &Request<'_>, status: Status) {
         .ip_string()
         .unwrap_or_default();
     let method = req.method().as_str();
-    let path = req.uri().path().as_str();
+    // A `<token>` segment is an emailed link's secret: log the route's
+    // template instead, since links are never logged.
+    let path = match req.route() {
+        Some(route) if route.uri.path().contains("<token>") => route.uri.path(),
+        _ => req.uri().path().as_str(),
+    };
     let reason = refusal::detail(req).message.unwrap_or("");
     let status = status.code;
     match crate::telemetry::noted_user(req) {

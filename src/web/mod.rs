@@ -15,10 +15,12 @@ mod home;
 pub mod metrics;
 mod oauth;
 pub mod page;
+mod recovery;
 mod security_log;
 mod sessions;
 pub mod time;
 mod two_factor;
+mod verification;
 
 use rocket::request::Request;
 
@@ -33,6 +35,8 @@ pub fn routes() -> Vec<rocket::Route> {
         security_log::routes(),
         api_keys::routes(),
         oauth::routes(),
+        recovery::routes(),
+        verification::routes(),
     ]
     .concat()
 }

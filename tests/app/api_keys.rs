@@ -8,7 +8,7 @@ use crate::api::client;
 use crate::helpers::{Browser, PASSWORD, TestApp, spawn_app};
 
 /// Creates a key through the settings page and returns its text.
-async fn create_key(
+pub async fn create_key(
     browser: &Browser<'_>,
     name: &str,
     scopes: &[&str],

@@ -275,8 +275,27 @@ async fn a_refused_form_is_logged_with_who_from_where_and_what() {
         .await
         .unwrap();
     assert_eq!(forged.status(), 403);
+    // A refused reset link is logged by its route, never with the secret.
+    let secret = "S3cretResetTokenS3cretResetTokenS3cretReset";
+    let link = http
+        .post(server.url(&format!("/password/reset/{secret}")))
+        .form(&[("new_password", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(link.status(), 403);
 
     let lines = server.output_lines();
+    assert!(
+        lines.iter().all(|line| !line.contains(secret)),
+        "{lines:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|line| line.contains(r#""path":"/password/reset/<token>""#)),
+        "{lines:#?}"
+    );
     let refusal = lines
         .iter()
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())

@@ -26,6 +26,28 @@ pub struct TestApp {
     queries: Arc<AtomicUsize>,
     /// Held so the database lives exactly as long as the app.
     database: TestDatabase,
+    /// Where this app's mail goes unless a test names another directory.
+    _outbox: OutboxDir,
+}
+
+/// A file outbox of a test's own (sign-up alone queues a message),
+/// removed when dropped.
+pub struct OutboxDir(pub std::path::PathBuf);
+
+impl OutboxDir {
+    pub fn new() -> OutboxDir {
+        OutboxDir(
+            std::env::temp_dir()
+                .join("gatehouse-tests")
+                .join(format!("outbox-{}", uuid::Uuid::new_v4().simple())),
+        )
+    }
+}
+
+impl Drop for OutboxDir {
+    fn drop(&mut self) {
+        std::fs::remove_dir_all(&self.0).ok();
+    }
 }
 
 pub struct AppBuilder {
@@ -92,6 +114,7 @@ impl AppBuilder {
     }
 
     pub async fn spawn(self) -> TestApp {
+        let outbox = OutboxDir::new();
         let database = match self.database_url {
             Some(url) => TestDatabase::borrowed(url),
             None => TestDatabase::create().await,
@@ -105,7 +128,11 @@ impl AppBuilder {
             counter.fetch_add(1, Ordering::SeqCst);
         });
         let (clock, handle) = Clock::manual(OffsetDateTime::now_utc());
-        let figment = self.figment.merge(("database_url", database.url.clone()));
+        // A test's own `email.outbox_dir` wins over this default.
+        let figment = self
+            .figment
+            .join(("email.outbox_dir", &outbox.0))
+            .merge(("database_url", database.url.clone()));
         let mut rocket = gatehouse::rocket(figment).manage(db.clone()).manage(clock);
         for (base, routes) in self.routes {
             rocket = rocket.mount(base, routes);
@@ -117,6 +144,7 @@ impl AppBuilder {
             clock: handle,
             queries,
             database,
+            _outbox: outbox,
         }
     }
 }

@@ -1,0 +1,71 @@
+//! The reset mail: a password-reset token for an account and the message
+//! carrying its link, written in the caller's transaction. Asked for by
+//! the account holder (`auth::recovery`, which also caps how often) or
+//! sent by staff (`admin::staff`). A link is bound to the account's
+//! password hash and address: it is void once either changes.
+
+use sea_orm::ConnectionTrait;
+use time::{Duration, OffsetDateTime};
+
+use super::entity as user;
+use crate::config::AppConfig;
+use crate::email::{self, token};
+
+/// Reset mails one address may get per hour when the holder asks;
+/// further requests get the same answer and send nothing.
+pub const MAILS_PER_ADDRESS_PER_HOUR: u64 = 3;
+
+const RESET_MAIL: &str = include_str!("../../templates/email/password_reset.txt");
+
+/// The state a reset link is bound to.
+pub fn account_state(config: &AppConfig, account: &user::Model) -> String {
+    token::state_of(
+        config,
+        &[
+            account.password_hash.as_deref().unwrap_or(""),
+            &account.email,
+        ],
+    )
+}
+
+/// Reset mails sent to `account` in the last hour.
+pub async fn sent_last_hour<C: ConnectionTrait>(
+    conn: &C,
+    now: OffsetDateTime,
+    account: &user::Model,
+) -> Result<u64, sea_orm::DbErr> {
+    let since = now - Duration::hours(1);
+    token::count_since(conn, account.id, token::Purpose::PasswordReset, since).await
+}
+
+/// Issues a reset token for `account` and queues the mail with its link
+/// (valid `password_reset_minutes`), both in `conn`'s transaction.
+pub async fn queue_reset_mail<C: ConnectionTrait>(
+    conn: &C,
+    config: &AppConfig,
+    now: OffsetDateTime,
+    account: &user::Model,
+) -> Result<(), sea_orm::DbErr> {
+    let secret = token::issue(
+        conn,
+        config,
+        now,
+        account.id,
+        token::Purpose::PasswordReset,
+        &account_state(config, account),
+        config.password_reset,
+    )
+    .await?;
+    let link = format!("{}/password/reset/{secret}", config.public_url);
+    let body = RESET_MAIL
+        .replace("{username}", &account.username)
+        .replace("{site}", &config.site_name)
+        .replace(
+            "{minutes}",
+            &config.password_reset.whole_minutes().to_string(),
+        )
+        .replace("{link}", &link);
+    let subject = format!("{}: reset your password", config.site_name);
+    email::queue(conn, now, &account.email, &subject, &body).await?;
+    Ok(())
+}

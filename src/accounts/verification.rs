@@ -1,0 +1,72 @@
+//! Verifying an account's address: a `verify_email` token and the message
+//! carrying its link, written in the caller's transaction, and confirming
+//! it. Like every emailed link, it is bound to the account's password hash
+//! and address, so a link sent to an old address confirms nothing.
+
+use sea_orm::{ActiveModelTrait as _, ConnectionTrait, DbErr, Set};
+use time::{Duration, OffsetDateTime};
+
+use super::entity as user;
+use super::recovery::account_state;
+use crate::config::AppConfig;
+use crate::email::{self, token};
+
+/// Verification mails one address may get per hour.
+pub const MAILS_PER_ADDRESS_PER_HOUR: u64 = 3;
+
+const VERIFY_MAIL: &str = include_str!("../../templates/email/verify_email.txt");
+
+/// Verification mails sent to `account` in the last hour.
+pub async fn sent_last_hour<C: ConnectionTrait>(
+    conn: &C,
+    now: OffsetDateTime,
+    account: &user::Model,
+) -> Result<u64, DbErr> {
+    let since = now - Duration::hours(1);
+    token::count_since(conn, account.id, token::Purpose::VerifyEmail, since).await
+}
+
+/// Issues a verification token for `account` and queues the mail with its
+/// link (valid `email_link_hours`).
+pub async fn queue_verify_mail<C: ConnectionTrait>(
+    conn: &C,
+    config: &AppConfig,
+    now: OffsetDateTime,
+    account: &user::Model,
+) -> Result<(), DbErr> {
+    let secret = token::issue(
+        conn,
+        config,
+        now,
+        account.id,
+        token::Purpose::VerifyEmail,
+        &account_state(config, account),
+        config.email_link,
+    )
+    .await?;
+    let link = format!("{}/email/confirm/{secret}", config.public_url);
+    let body = VERIFY_MAIL
+        .replace("{username}", &account.username)
+        .replace("{site}", &config.site_name)
+        .replace("{hours}", &config.email_link.whole_hours().to_string())
+        .replace("{link}", &link);
+    let subject = format!("{}: confirm your email address", config.site_name);
+    email::queue(conn, now, &account.email, &subject, &body).await?;
+    Ok(())
+}
+
+/// Records that `user_id` confirmed its address.
+pub async fn mark_verified<C: ConnectionTrait>(
+    conn: &C,
+    user_id: i32,
+    now: OffsetDateTime,
+) -> Result<(), DbErr> {
+    user::ActiveModel {
+        id: Set(user_id),
+        email_verified_at: Set(Some(now)),
+        ..Default::default()
+    }
+    .update(conn)
+    .await?;
+    Ok(())
+}

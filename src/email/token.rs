@@ -1,0 +1,224 @@
+//! The one design for links sent by email: password reset now, address
+//! verification and change of address later. A link carries 32 random
+//! bytes in base64url; the `email_tokens` row keeps only an HMAC of them
+//! under a key derived for this use, so neither a copy of the table nor a
+//! leaked log line of hashes opens anything. A token is bound to its
+//! purpose and account, expires, is used at most once (one conditional
+//! update, so two racing requests cannot both use it), and is void once
+//! the account's password or address changes: the row stores an HMAC of
+//! the state it was sent for, and the caller presents the current state.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sea_orm::entity::prelude::*;
+use sea_orm::sea_query::Expr;
+use sea_orm::{QuerySelect as _, Set};
+use time::{Duration, OffsetDateTime};
+
+use super::entity::millis;
+use crate::config::AppConfig;
+use crate::crypto::{constant_time_eq, hex, hmac_sha256};
+
+const KEY_LABEL: &str = "email-token";
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "email_tokens")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub user_id: i32,
+    pub purpose: String,
+    pub token_hash: String,
+    pub state: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
+
+/// What a link is for. A token sent for one purpose is refused for any
+/// other.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    PasswordReset,
+    VerifyEmail,
+    ChangeEmail,
+}
+
+impl Purpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Purpose::PasswordReset => "password_reset",
+            Purpose::VerifyEmail => "verify_email",
+            Purpose::ChangeEmail => "change_email",
+        }
+    }
+}
+
+/// Why a presented token opens nothing. Pages show one answer for all of
+/// them; the variants are for tests and the log.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("no such link")]
+    Unknown,
+    #[error("link already used")]
+    Used,
+    #[error("link expired")]
+    Expired,
+    #[error("link void: the account changed since it was sent")]
+    Stale,
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+/// The account state a link is bound to: its password hash and address
+/// (any parts the caller names), each length-prefixed so that no two
+/// different states hash alike.
+pub fn state_of(config: &AppConfig, parts: &[&str]) -> String {
+    let mut framed = Vec::new();
+    for part in parts {
+        framed.extend_from_slice(&(part.len() as u64).to_be_bytes());
+        framed.extend_from_slice(part.as_bytes());
+    }
+    hex(&hmac_sha256(
+        &config.derive_key(KEY_LABEL),
+        &[b"state", &framed],
+    ))
+}
+
+fn hash_token(config: &AppConfig, token: &str) -> String {
+    hex(&hmac_sha256(
+        &config.derive_key(KEY_LABEL),
+        &[b"token", token.as_bytes()],
+    ))
+}
+
+/// Stores a new token for `user_id` and returns the secret for the link.
+/// Call it in the transaction that queues the message carrying it.
+pub async fn issue<C: ConnectionTrait>(
+    conn: &C,
+    config: &AppConfig,
+    now: OffsetDateTime,
+    user_id: i32,
+    purpose: Purpose,
+    state: &str,
+    lifetime: Duration,
+) -> Result<String, DbErr> {
+    let token = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
+    ActiveModel {
+        user_id: Set(user_id),
+        purpose: Set(purpose.as_str().to_owned()),
+        token_hash: Set(hash_token(config, &token)),
+        state: Set(state.to_owned()),
+        created_at: Set(millis(now)),
+        expires_at: Set(millis(now + lifetime)),
+        used_at: Set(None),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?;
+    Ok(token)
+}
+
+/// The live token row for `token` and `purpose`, without using it (a GET
+/// shows the form for a link that works, a 400 for one that does not).
+/// `current_state` is the account's state now, from the same parts as at
+/// issue; the caller looks it up from the returned row's `user_id`, so
+/// this returns the row and the caller checks with [`check_state`].
+pub async fn find_live<C: ConnectionTrait>(
+    conn: &C,
+    config: &AppConfig,
+    now: OffsetDateTime,
+    token: &str,
+    purpose: Purpose,
+) -> Result<Model, TokenError> {
+    // A token is 43 base64url characters; anything else cannot match, and
+    // is refused before it costs a query.
+    if token.len() != 43 || URL_SAFE_NO_PAD.decode(token).is_err() {
+        return Err(TokenError::Unknown);
+    }
+    let row = Entity::find()
+        .filter(Column::TokenHash.eq(hash_token(config, token)))
+        .one(conn)
+        .await?
+        .ok_or(TokenError::Unknown)?;
+    if row.purpose != purpose.as_str() {
+        return Err(TokenError::Unknown);
+    }
+    if row.used_at.is_some() {
+        return Err(TokenError::Used);
+    }
+    if row.expires_at <= millis(now) {
+        return Err(TokenError::Expired);
+    }
+    Ok(row)
+}
+
+/// Refuses a token whose account changed (password or address) since it
+/// was sent.
+pub fn check_state(row: &Model, current_state: &str) -> Result<(), TokenError> {
+    if constant_time_eq(row.state.as_bytes(), current_state.as_bytes()) {
+        Ok(())
+    } else {
+        Err(TokenError::Stale)
+    }
+}
+
+/// Uses the token: succeeds for exactly one caller, however many race.
+pub async fn mark_used<C: ConnectionTrait>(
+    conn: &C,
+    now: OffsetDateTime,
+    row: &Model,
+) -> Result<(), TokenError> {
+    let result = Entity::update_many()
+        .col_expr(Column::UsedAt, Expr::value(millis(now)))
+        .filter(Column::Id.eq(row.id))
+        .filter(Column::UsedAt.is_null())
+        .exec(conn)
+        .await?;
+    if result.rows_affected == 1 {
+        Ok(())
+    } else {
+        Err(TokenError::Used)
+    }
+}
+
+/// Voids every unused token of `purpose` for `user_id` (after a reset, the
+/// other reset links sent before it).
+pub async fn void_all<C: ConnectionTrait>(
+    conn: &C,
+    now: OffsetDateTime,
+    user_id: i32,
+    purpose: Purpose,
+) -> Result<(), DbErr> {
+    Entity::update_many()
+        .col_expr(Column::UsedAt, Expr::value(millis(now)))
+        .filter(Column::UserId.eq(user_id))
+        .filter(Column::Purpose.eq(purpose.as_str()))
+        .filter(Column::UsedAt.is_null())
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// How many tokens of `purpose` were sent to `user_id` since `since`: the
+/// per-address cap on reset mails.
+pub async fn count_since<C: ConnectionTrait>(
+    conn: &C,
+    user_id: i32,
+    purpose: Purpose,
+    since: OffsetDateTime,
+) -> Result<u64, DbErr> {
+    Entity::find()
+        .select_only()
+        .column(Column::Id)
+        .filter(Column::UserId.eq(user_id))
+        .filter(Column::Purpose.eq(purpose.as_str()))
+        .filter(Column::CreatedAt.gte(millis(since)))
+        .count(conn)
+        .await
+}

@@ -1,0 +1,82 @@
+//! Handlers for `/email/confirm/<token>` (verifying an address by its
+//! emailed link) and `/account/email/resend`.
+
+use rocket::response::{Flash, Redirect};
+use rocket::{Responder, get, post, routes};
+use rocket_dyn_templates::Template;
+use serde_json::json;
+
+use super::page::Page;
+use crate::auth::csrf::{CsrfForm, NoFields};
+use crate::auth::recovery::LinkError;
+use crate::auth::verification::{self, Resend};
+use crate::auth::{AppState, CurrentUser};
+use crate::error::AppError;
+
+pub fn routes() -> Vec<rocket::Route> {
+    routes![confirm_page, confirm, resend]
+}
+
+#[derive(Responder)]
+enum ConfirmResponse {
+    Done(Flash<Redirect>),
+    Form(Template),
+    /// Unknown, used, expired or void: one page for all.
+    #[response(status = 400)]
+    BadLink(Template),
+}
+
+fn bad_link(page: &Page<'_>) -> ConfirmResponse {
+    ConfirmResponse::BadLink(page.render("accounts/email_confirm_invalid", json!({})))
+}
+
+/// A page with one button: a GET changes nothing (mail scanners open links).
+#[get("/email/confirm/<token>")]
+async fn confirm_page(
+    token: &str,
+    page: Page<'_>,
+    app: AppState<'_>,
+) -> Result<ConfirmResponse, AppError> {
+    match verification::open_link(&app, token).await {
+        Ok((_, account)) => Ok(ConfirmResponse::Form(page.render(
+            "accounts/email_confirm",
+            json!({ "token": token, "address": account.email }),
+        ))),
+        Err(LinkError::BadLink) => Ok(bad_link(&page)),
+        Err(LinkError::Failed(e)) => Err(e),
+    }
+}
+
+#[post("/email/confirm/<token>", data = "<_form>")]
+async fn confirm(
+    token: &str,
+    _form: CsrfForm<NoFields>,
+    page: Page<'_>,
+    app: AppState<'_>,
+) -> Result<ConfirmResponse, AppError> {
+    match verification::confirm(&app, token).await {
+        Ok(()) => Ok(ConfirmResponse::Done(Flash::success(
+            Redirect::to("/account"),
+            "Your email address is verified.",
+        ))),
+        Err(LinkError::BadLink) => Ok(bad_link(&page)),
+        Err(LinkError::Failed(e)) => Err(e),
+    }
+}
+
+#[post("/account/email/resend", data = "<_form>")]
+async fn resend(
+    current: CurrentUser,
+    _form: CsrfForm<NoFields>,
+    app: AppState<'_>,
+) -> Result<Flash<Redirect>, AppError> {
+    let to = Redirect::to("/account");
+    Ok(match verification::resend(&app, &current.user).await? {
+        Resend::Sent => Flash::success(to, "We sent the link again; it may take a minute."),
+        Resend::AlreadyVerified => Flash::success(to, "Your email address is already verified."),
+        Resend::TooSoon => Flash::error(
+            to,
+            "We sent three links in the last hour; wait a little before asking again.",
+        ),
+    })
+}
