@@ -154,7 +154,7 @@ pub async fn set_password_hash(
 /// Sets a new password and bumps the credential version, which ends every
 /// session made with the old one; answers the new version.
 pub async fn change_password_hash(
-    db: &DatabaseConnection,
+    db: &impl ConnectionTrait,
     user_id: i32,
     hash: String,
     now: OffsetDateTime,

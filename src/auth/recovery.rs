@@ -17,7 +17,7 @@ use super::{AppState, ClientInfo};
 use crate::accounts::entity as user;
 use crate::accounts::password::{Password, check_new_password};
 use crate::accounts::recovery::{self, MAILS_PER_ADDRESS_PER_HOUR};
-use crate::accounts::service::set_password_hash;
+use crate::accounts::service::change_password_hash;
 use crate::email::{self, token};
 use crate::error::{AppError, FormErrors};
 use crate::security_log::{self, Event, EventKind};
@@ -111,7 +111,9 @@ pub async fn reset_password(
     // Of two requests racing with one link, exactly one gets past this.
     token::mark_used(&txn, now, &row).await?;
     token::void_all(&txn, now, account.id, token::Purpose::PasswordReset).await?;
-    set_password_hash(&txn, account.id, hash, now).await?;
+    // A new credential version: a sign-in racing the reset with the old
+    // password makes a session that is already dead.
+    change_password_hash(&txn, account.id, hash, now).await?;
     let ended = store::delete_others(&txn, account.id, None).await?;
     let keys = crate::api_keys::entity::revoke_all(&txn, account.id, now).await?;
     let event = Event::new(account.id, EventKind::PasswordReset, client)

@@ -228,6 +228,9 @@ async fn a_reset_ends_every_session_token_and_api_key_of_the_account() {
         .get("/api/v1/me")
         .await
         .assert_status(Status::Unauthorized);
+    // A new credential version, so a sign-in that raced the reset with the
+    // old password made a session that is already dead.
+    assert_eq!(app.count("users WHERE credential_version = 0").await, 0);
 }
 
 #[rocket::async_test]
