@@ -71,6 +71,8 @@ pub mod web;
 use rocket::{Build, Rocket};
 
 pub use auth::guards::{CurrentUser, Member, Staff, Superuser};
+pub use auth::hooks::TokenHooks;
+pub use auth::tokens::Claims;
 
 /// The whole application, configured by `figment` (see `config`). To use a
 /// database you opened yourself, or a manual clock, `.manage()` it on the

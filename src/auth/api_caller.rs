@@ -1,8 +1,11 @@
-//! Who is calling the API: the session a bearer token names, or the owner
-//! of an `X-API-Key`. Cookies are never consulted here. A presented but
-//! bad credential is refused with 401 (never treated as anonymous), and a
-//! credential whose scope does not cover the method gets 403
-//! `insufficient_scope`.
+//! Who is calling the API: the session a bearer token names, the owner
+//! of an `X-API-Key`, or, with neither header, the session of a
+//! single-page app's `gatehouse_jwt` cookie (see `spa`; the session cookie
+//! of the pages is never consulted here). A presented but bad credential
+//! is refused with 401 (never treated as anonymous), a token the site's
+//! check hook refuses too; a credential whose scope does not cover the
+//! method gets 403 `insufficient_scope`, and the cookie without its
+//! `X-CSRF-Token` on an unsafe method 403 `csrf`.
 
 use rocket::http::{Method, Status};
 use rocket::request::{Outcome, Request};
@@ -11,7 +14,8 @@ use sea_orm::DbErr;
 use super::client::ClientInfo;
 use super::session::{Authenticated, Credential, Lookup, LookupError};
 use super::state::AppState;
-use super::tokens;
+use super::tokens::{self, Claims};
+use super::spa;
 use crate::api_keys::scope::Scopes;
 use crate::api_keys::{entity as api_key, key};
 use crate::rate_limit::Counter;
@@ -55,6 +59,8 @@ pub async fn authenticate(req: &Request<'_>) -> Result<Lookup, LookupError> {
         Ok(by_key(&app, presented, &client)
             .await?
             .allowing(req.method()))
+    } else if let Some(token) = spa::token(req) {
+        Ok(by_cookie(req, &app, token).await?.allowing(req.method()))
     } else {
         Ok(Lookup::Anonymous)
     }
@@ -90,26 +96,78 @@ fn bearer_token(header: &str) -> Option<&str> {
 }
 
 async fn by_token(app: &AppState<'_>, token: &str) -> Result<Presented, DbErr> {
-    let (db, config, now) = (app.db, app.config, app.clock.now());
-    let invalid = || invalid_token("The access token is invalid, expired or revoked.");
-    let Some(claims) = tokens::verify(config, now, token) else {
-        return Ok(Presented::Refused(invalid()));
+    let Some(claims) = tokens::verify(app.config, app.clock.now(), token) else {
+        return Ok(Presented::Refused(invalid_access_token()));
     };
+    Ok(match by_claims(app, &claims).await? {
+        Some((found, scopes)) => Presented::Valid(Box::new(found), scopes),
+        None => Presented::Refused(invalid_access_token()),
+    })
+}
+
+fn invalid_access_token() -> Lookup {
+    invalid_token("The access token is invalid, expired or revoked.")
+}
+
+/// The caller a genuine token's claims name: its live API session, of the
+/// user it was issued to, if the site's check hook accepts the claims.
+async fn by_claims(
+    app: &AppState<'_>,
+    claims: &Claims,
+) -> Result<Option<(Authenticated, Scopes)>, DbErr> {
+    let (db, config, now) = (app.db, app.config, app.clock.now());
     let Some(scopes) = Scopes::parse(&claims.scope) else {
-        return Ok(Presented::Refused(invalid()));
+        return Ok(None);
     };
     let Some((session, user)) =
         store::find_live(db, config, now, SessionRef::PublicId(&claims.sid)).await?
     else {
-        return Ok(Presented::Refused(invalid()));
+        return Ok(None);
     };
-    if session.kind != SessionKind::Api.as_str() || claims.sub != user.id.to_string() {
-        return Ok(Presented::Refused(invalid()));
+    if session.kind != SessionKind::Api.as_str()
+        || claims.sub != user.id.to_string()
+        || !app.hooks.accepts(claims, &user)
+    {
+        return Ok(None);
     }
     let found = Authenticated {
         user,
         credential: Credential::Session(session),
     };
+    Ok(Some((found, scopes)))
+}
+
+/// A single-page app's cookie: its token is good while its session lives
+/// (an expired one is renewed, not refused), an unsafe method also needs
+/// `X-CSRF-Token`, and a token past half its life is replaced in the
+/// response.
+async fn by_cookie(
+    req: &Request<'_>,
+    app: &AppState<'_>,
+    token: &str,
+) -> Result<Presented, DbErr> {
+    let Some(claims) = tokens::genuine(app.config, token) else {
+        return Ok(Presented::Refused(invalid_access_token()));
+    };
+    let Some((found, scopes)) = by_claims(app, &claims).await? else {
+        return Ok(Presented::Refused(invalid_access_token()));
+    };
+    if !spa::passes_csrf(req, app.config, &claims.sid) {
+        return Ok(Presented::Refused(refused(
+            Status::Forbidden,
+            "csrf",
+            "Requests that change something need the `X-CSRF-Token` header, equal to the `gatehouse_xsrf` cookie.",
+        )));
+    }
+    let now = app.clock.now();
+    if spa::due_for_renewal(app.config, now, &claims) {
+        let extra = app.hooks.claims_for(&found.user);
+        let renewed = tokens::issue(app.config, now, found.user.id, &claims.sid, scopes, extra);
+        match renewed {
+            Ok(issued) => spa::renew(app.config, req.cookies(), issued.token),
+            Err(e) => tracing::error!(error = %e, "renewing a token failed"),
+        }
+    }
     Ok(Presented::Valid(Box::new(found), scopes))
 }
 

@@ -18,8 +18,8 @@ use serde_json::json;
 
 use super::client::ClientInfo;
 use super::device::{self, Device};
-use super::tokens::{self, IssuedToken};
-use super::{AppState, CurrentUser, pending, session};
+use super::tokens::IssuedToken;
+use super::{AppState, CurrentUser, pending, session, token_grants};
 use crate::accounts::entity as user;
 use crate::accounts::password::Password;
 use crate::accounts::service::{self as accounts, RegisterError, Registration, Roles};
@@ -30,8 +30,6 @@ use crate::oauth::client::Identity;
 use crate::oauth::service::{self as oauth, LoginOutcome};
 use crate::rate_limit::Counter;
 use crate::security_log::{self, Event, EventKind};
-use crate::sessions::entity::SessionKind;
-use crate::sessions::store;
 use crate::two_factor::service::{self as two_factor, SecondFactor};
 
 /// Who will hold the session a sign-in makes.
@@ -43,8 +41,12 @@ pub enum Holder<'a> {
         remember: bool,
         next: Option<&'a str>,
     },
-    /// An API client: a bearer token with these scopes.
+    /// An API client: a bearer token with these scopes, and a refresh
+    /// token.
     Api { scopes: Scopes },
+    /// A same-site single-page app: its session's token in cookies (see
+    /// `spa`); like an API client, it sends the second factor along.
+    App { cookies: &'a CookieJar<'a> },
 }
 
 /// What a sign-in attempt came to.
@@ -89,7 +91,7 @@ pub struct SignedIn {
     pub greeting: String,
     /// For a browser: where it asked to go, as given (not yet checked).
     pub next: Option<String>,
-    /// For an API client: the bearer token.
+    /// For an API client or app: the bearer token.
     pub token: Option<IssuedToken>,
 }
 
@@ -106,7 +108,9 @@ pub async fn with_password(
     method: &str,
 ) -> Result<Outcome, AppError> {
     let device = match &holder {
-        Holder::Browser { cookies, .. } => device::known(cookies, app.config),
+        Holder::Browser { cookies, .. } | Holder::App { cookies } => {
+            device::known(cookies, app.config)
+        }
         Holder::Api { .. } => None,
     };
     let user = match check_password(app, client, login, password, device.as_ref()).await? {
@@ -314,20 +318,14 @@ pub async fn finish(
             (None, next.map(str::to_owned), json!({ "method": method }))
         }
         Holder::Api { scopes } => {
-            let issued = store::create(
-                app.db,
-                app.config,
-                now,
-                user,
-                SessionKind::Api,
-                false,
-                client,
-            )
-            .await?;
-            let token = tokens::issue(app.config, now, user.id, &issued.session.public_id, scopes)
-                .map_err(|e| anyhow::anyhow!("signing a token failed: {e}"))?;
+            let token = token_grants::start_for_client(app, client, user, scopes).await?;
             let detail = json!({ "method": method, "scope": scopes.to_string() });
             (Some(token), None, detail)
+        }
+        Holder::App { cookies } => {
+            let token = token_grants::start_in_cookies(app, cookies, client, user).await?;
+            device::remember(cookies, app.config, now, user.id);
+            (Some(token), None, json!({ "method": method }))
         }
     };
     accounts::record_login(app.db, user.id, now).await?;

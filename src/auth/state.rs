@@ -1,7 +1,7 @@
 //! The application's managed state, built once at ignite: validated config,
 //! database (connected and migrated), password hasher, clock, rate limiter
-//! and the HTTP client for OAuth providers. A failure here stops the launch
-//! with one clear log line.
+//! the HTTP client for OAuth providers, and the site's token hooks. A
+//! failure here stops the launch with one clear log line.
 
 use rocket::fairing::AdHoc;
 use rocket::http::Status;
@@ -9,6 +9,7 @@ use rocket::request::{FromRequest, Outcome, Request};
 use rocket::{Build, Rocket};
 use sea_orm::DatabaseConnection;
 
+use super::hooks::TokenHooks;
 use crate::accounts::password::PasswordHasher;
 use crate::clock::Clock;
 use crate::config::AppConfig;
@@ -22,6 +23,7 @@ pub struct AppState<'r> {
     pub clock: &'r Clock,
     pub hasher: &'r PasswordHasher,
     pub limiter: &'r RateLimiter,
+    pub hooks: &'r TokenHooks,
 }
 
 #[rocket::async_trait]
@@ -36,14 +38,16 @@ impl<'r> FromRequest<'r> for AppState<'r> {
             rocket.state::<Clock>(),
             rocket.state::<PasswordHasher>(),
             rocket.state::<RateLimiter>(),
+            rocket.state::<TokenHooks>(),
         ) {
-            (Some(config), Some(db), Some(clock), Some(hasher), Some(limiter)) => {
+            (Some(config), Some(db), Some(clock), Some(hasher), Some(limiter), Some(hooks)) => {
                 Outcome::Success(AppState {
                     config,
                     db,
                     clock,
                     hasher,
                     limiter,
+                    hooks,
                 })
             }
             _ => Outcome::Error((Status::InternalServerError, ())),
@@ -61,7 +65,8 @@ struct Built {
 
 /// Reads the config, connects and migrates the database (unless one was
 /// given with `manage`), and builds the rest. A `Clock` given with
-/// `manage` (a test's manual clock) is kept.
+/// `manage` (a test's manual clock) is kept, and so are the `TokenHooks`
+/// of a site built on the library.
 pub fn fairing() -> AdHoc {
     AdHoc::try_on_ignite("Gatehouse state", |rocket| async move {
         match build(&rocket).await {
@@ -72,6 +77,9 @@ pub fn fairing() -> AdHoc {
                 }
                 if rocket.state::<Clock>().is_none() {
                     rocket = rocket.manage(Clock::system());
+                }
+                if rocket.state::<TokenHooks>().is_none() {
+                    rocket = rocket.manage(TokenHooks::default());
                 }
                 Ok(rocket
                     .manage(built.config)

@@ -63,6 +63,10 @@ pub fn sentence(kind: EventKind, detail: &Value) -> String {
         },
         EventKind::SessionRevoked => match text(detail, "method") {
             Some("API") => "Session ended through the API".to_owned(),
+            Some("token revocation") => "Session ended by revoking its token".to_owned(),
+            _ if text(detail, "reason") == Some("refresh_token_reused") => {
+                "Session ended: a refresh token was presented a second time".to_owned()
+            }
             _ => "Session ended".to_owned(),
         },
         EventKind::PasswordChanged => match count(detail, "other_sessions_ended") {

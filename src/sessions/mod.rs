@@ -8,6 +8,8 @@
 //! sign-out deletes the row, so a copied cookie dies with it.
 
 pub mod entity;
+pub mod refresh;
+pub mod refresh_token;
 pub mod store;
 
 use sea_orm::{ConnectionTrait, DbErr};
@@ -25,6 +27,8 @@ pub enum Via {
         this_one: bool,
     },
     Api,
+    /// `POST /api/v1/revoke` (RFC 7009), with one of the session's tokens.
+    Revocation,
 }
 
 /// Ends `user_id`'s session `public_id` and records it. False means there
@@ -48,6 +52,8 @@ pub async fn revoke(
             .detail(json!({ "session": public_id })),
         Via::Api => Event::new(user_id, EventKind::SessionRevoked, client)
             .detail(json!({ "session": public_id, "method": "API" })),
+        Via::Revocation => Event::new(user_id, EventKind::SessionRevoked, client)
+            .detail(json!({ "session": public_id, "method": "token revocation" })),
     };
     security_log::record(db, now, event).await;
     Ok(true)

@@ -37,7 +37,9 @@ pub fn hash_secret(secret: &str) -> String {
 /// Opens a session for `user_id`. A browser session ends after
 /// `session_idle_minutes` without use or `session_max_days` in all; with
 /// `remember` it lasts `remember_me_days` with no idle timeout. An API
-/// token's session ends with the token (`jwt_ttl_seconds`). `user` is as
+/// session (bearer or single-page-app tokens) has a browser session's
+/// limits: its short-lived access tokens are renewed, by refresh token or
+/// sliding cookie, only while it lives. `user` is as
 /// loaded before its password was checked: the session records that
 /// credential version, so a password change that commits in between ends it.
 pub async fn create(
@@ -50,10 +52,10 @@ pub async fn create(
     client: &ClientInfo,
 ) -> Result<IssuedSession, DbErr> {
     let secret = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
-    let lifetime = match (kind, remember) {
-        (SessionKind::Api, _) => Duration::seconds(i64::from(config.jwt_ttl_seconds)),
-        (SessionKind::Browser, true) => config.remember_me,
-        (SessionKind::Browser, false) => config.session_max,
+    let lifetime = if kind == SessionKind::Browser && remember {
+        config.remember_me
+    } else {
+        config.session_max
     };
     let session = session::ActiveModel {
         public_id: Set(uuid::Uuid::new_v4().to_string()),
@@ -77,10 +79,12 @@ pub async fn create(
 
 /// How a client names its session: a browser by the secret in its cookie,
 /// a bearer token by the session's public id (the token's `sid`, trusted
-/// because the token's signature was checked first).
+/// because the token's signature was checked first), a refresh token by
+/// the row it belongs to.
 pub enum SessionRef<'a> {
     Secret(&'a str),
     PublicId(&'a str),
+    Id(i32),
 }
 
 /// The live session `reference` names, with its (active) user: one query,
@@ -96,6 +100,7 @@ pub async fn find_live(
     let condition = match reference {
         SessionRef::Secret(secret) => session::Column::TokenHash.eq(hash_secret(secret)),
         SessionRef::PublicId(id) => session::Column::PublicId.eq(id),
+        SessionRef::Id(id) => session::Column::Id.eq(id),
     };
     // Both columns are unique, so no LIMIT: SeaORM's `.one()` would bind
     // `LIMIT ?`, and SQLite then plans the statement anew on every request.
@@ -125,7 +130,8 @@ pub async fn find_live(
 
 /// The one rule of a live session, as an SQL condition: not past its
 /// absolute end, and used within `session_idle_minutes` unless it is
-/// remembered or an API token's (whose lifetime is the token's). Lookups,
+/// remembered (API sessions idle out too: every token use or refresh
+/// counts as use). Lookups,
 /// lists, the dashboard's count and the sweeper all use it.
 pub fn live(config: &AppConfig, now: OffsetDateTime) -> Condition {
     // Made with the user's current credentials: a sign-in that raced a
@@ -147,7 +153,6 @@ pub fn live(config: &AppConfig, now: OffsetDateTime) -> Condition {
         .add(
             Condition::any()
                 .add(session::Column::Remember.eq(true))
-                .add(session::Column::Kind.eq(SessionKind::Api.as_str()))
                 .add(session::Column::LastSeenAt.gt(now - config.session_idle)),
         )
 }
