@@ -6,10 +6,12 @@
 //! JWTs bound to revocable sessions; API keys carry scopes; every error is
 //! JSON; token responses are `Cache-Control: no-store`.
 
+mod json_body;
 mod methods;
 mod openapi;
 mod responses;
 mod routes;
+mod token_sessions;
 
 pub use openapi::document as openapi_document;
 

@@ -10,16 +10,19 @@ use utoipa::openapi::security::{
 };
 use utoipa::{Modify, OpenApi};
 
-use super::routes;
+use super::{routes, token_sessions};
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "Gatehouse API",
-        description = "Accounts and authentication. Authenticate with `Authorization: Bearer <token>` (from `POST /api/v1/token`) or `X-API-Key: <key>` (from the account's API keys page). Cookies are not accepted. Every error is JSON, `{\"error\", \"message\"}` (the token endpoint's are RFC 6749 §5.2); a method a path does not serve gets 405 with `Allow`.",
+        description = "Accounts and authentication. Authenticate with `Authorization: Bearer <token>` (from `POST /api/v1/token`, renewed with its refresh token), `X-API-Key: <key>` (from the account's API keys page), or, for a same-site single-page app, the `gatehouse_jwt` cookie set by `POST /api/v1/session` (then every method but GET/HEAD/OPTIONS also needs `X-CSRF-Token` equal to the `gatehouse_xsrf` cookie, else 403 `csrf`). The pages' session cookie is not accepted. Every error is JSON, `{\"error\", \"message\"}` (the token endpoint's are RFC 6749 §5.2); a method a path does not serve gets 405 with `Allow`.",
     ),
     paths(
         routes::token,
+        token_sessions::start_session,
+        token_sessions::end_session,
+        token_sessions::revoke,
         routes::me,
         routes::list_sessions,
         routes::revoke_session,
@@ -31,6 +34,8 @@ use super::routes;
         routes::TokenRequest,
         routes::TokenGranted,
         routes::TokenError,
+        token_sessions::SessionRequest,
+        token_sessions::RevokeRequest,
         routes::ApiError,
         routes::Me,
         routes::SessionView,
@@ -39,7 +44,7 @@ use super::routes;
     )),
     modifiers(&SecuritySchemes),
     tags(
-        (name = "auth", description = "Getting a token"),
+        (name = "auth", description = "Getting, refreshing and revoking tokens; a single-page app's sign-in and sign-out"),
         (name = "account", description = "The caller's own account"),
         (name = "staff", description = "Staff and superuser endpoints"),
         (name = "meta", description = "About this API"),
@@ -47,8 +52,9 @@ use super::routes;
 )]
 struct ApiDoc;
 
-/// The three ways to authenticate: bearer JWT, API key header, and the
-/// OAuth2 password flow that issues the bearer token.
+/// The ways to authenticate: bearer JWT, API key header, the OAuth2
+/// password flow that issues the bearer token (and its refresh token),
+/// and a single-page app's token cookie.
 struct SecuritySchemes;
 
 impl Modify for SecuritySchemes {
@@ -67,16 +73,22 @@ impl Modify for SecuritySchemes {
             "api_key",
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))),
         );
+        components.add_security_scheme(
+            "cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "gatehouse_jwt",
+                "Set by `POST /api/v1/session`. Every method but GET/HEAD/OPTIONS also needs the `X-CSRF-Token` header, equal to the `gatehouse_xsrf` cookie.",
+            ))),
+        );
         let scopes = Scopes::from_iter([
             ("read", "GET and HEAD requests"),
             ("write", "Requests that change something"),
         ]);
         components.add_security_scheme(
             "oauth2",
-            SecurityScheme::OAuth2(OAuth2::new([Flow::Password(Password::new(
-                "/api/v1/token",
-                scopes,
-            ))])),
+            SecurityScheme::OAuth2(OAuth2::new([Flow::Password(
+                Password::with_refresh_url("/api/v1/token", scopes, "/api/v1/token"),
+            )])),
         );
     }
 }

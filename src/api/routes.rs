@@ -15,6 +15,8 @@ use crate::admin::staff::{self, Acting};
 use crate::api_keys::scope::Scopes;
 use crate::auth::csrf::SameSite;
 use crate::auth::sign_in::{self, Holder, Outcome, Refusal};
+use crate::auth::token_grants::{self, Refreshed};
+use crate::auth::tokens::IssuedToken;
 use crate::auth::{AppState, ClientInfo, CurrentUser, Staff, Superuser};
 use crate::error::AppError;
 use crate::sessions::{self, Via, store};
@@ -23,6 +25,9 @@ use crate::text;
 pub fn routes() -> Vec<rocket::Route> {
     routes![
         token,
+        super::token_sessions::start_session,
+        super::token_sessions::end_session,
+        super::token_sessions::revoke,
         me,
         list_sessions,
         revoke_session,
@@ -39,20 +44,30 @@ fn timestamp(at: OffsetDateTime) -> String {
     at.format(&Rfc3339).unwrap_or_default()
 }
 
-/// The form of `POST /api/v1/token` (RFC 6749 §4.3.2). Every field is
-/// optional here so that a missing one gets the RFC's error, not Rocket's.
+/// The form of `POST /api/v1/token` (RFC 6749 §4.3.2 and §6). Every field
+/// is optional here so that a missing one gets the RFC's error, not
+/// Rocket's.
 #[derive(FromForm, ToSchema)]
-#[schema(description = "The OAuth2 password grant (RFC 6749 §4.3.2).")]
+#[schema(
+    description = "The OAuth2 password grant (RFC 6749 §4.3.2: `username`, `password`, `otp`) or the refresh grant (§6: `refresh_token`)."
+)]
 pub struct TokenRequest<'r> {
-    /// Always `password`.
-    #[schema(required = true, value_type = String, pattern = "^password$", example = "password")]
+    /// `password` or `refresh_token`.
+    #[schema(required = true, value_type = String, pattern = "^(password|refresh_token)$", example = "password")]
     grant_type: Option<&'r str>,
-    /// The username or email; no field may hold a control character.
-    #[schema(required = true, value_type = String, min_length = 1, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
+    /// The password grant: the username or email; no field may hold a
+    /// control character.
+    #[schema(value_type = String, required = false, min_length = 1, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     username: Option<&'r str>,
-    #[schema(required = true, value_type = String, min_length = 1, max_length = 1024, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
+    /// The password grant: the password.
+    #[schema(value_type = String, required = false, min_length = 1, max_length = 1024, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     password: Option<&'r str>,
-    /// `read`, `write`, or both space-separated; both when left out.
+    /// The refresh grant: the latest refresh token. Each is good once;
+    /// presenting a used one ends its session.
+    #[schema(value_type = String, required = false, min_length = 1, max_length = 256, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
+    refresh_token: Option<&'r str>,
+    /// `read`, `write`, or both space-separated; both when left out (a
+    /// refresh: the original grant's, and no more than those).
     #[schema(value_type = String, required = false, pattern = "^ *(read|write|read +write|write +read)? *$", example = "read write")]
     scope: Option<&'r str>,
     /// The current TOTP code (or a recovery code), for accounts with
@@ -71,6 +86,10 @@ pub struct TokenGranted {
     expires_in: i64,
     /// The granted scopes, space-separated.
     scope: String,
+    /// For the next `grant_type=refresh_token`; good once, and as long as
+    /// the session lives (idle and absolute limits).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
 }
 
 /// An error of the token endpoint (RFC 6749 §5.2). `message` repeats the
@@ -92,17 +111,22 @@ pub enum TokenResponse {
 
 /// The one answer to credentials that were not accepted, with the `otp`
 /// hint whatever the account and whether or not the password was right.
-const NOT_GRANTED: &str = "The credentials were not accepted. If the account uses two-factor authentication, send its current code as `otp`.";
+pub(super) const NOT_GRANTED: &str = "The credentials were not accepted. If the account uses two-factor authentication, send its current code as `otp`.";
 
 fn token_error(error: &'static str, description: &'static str) -> TokenResponse {
-    TokenResponse::Refused(Json(TokenError {
+    TokenResponse::Refused(token_error_body(error, description))
+}
+
+pub(super) fn token_error_body(error: &'static str, description: &'static str) -> Json<TokenError> {
+    Json(TokenError {
         error,
         error_description: description,
         message: description,
-    }))
+    })
 }
 
-/// Exchanges a username (or email) and password for a bearer token.
+/// Exchanges a username (or email) and password, or a refresh token, for
+/// a bearer token and a refresh token.
 #[utoipa::path(
     post,
     path = "/api/v1/token",
@@ -110,11 +134,11 @@ fn token_error(error: &'static str, description: &'static str) -> TokenResponse 
     request_body(
         content = TokenRequest,
         content_type = "application/x-www-form-urlencoded",
-        description = "The password grant; `otp` is needed when the account has two-factor authentication",
+        description = "The password grant (`otp` is needed when the account has two-factor authentication) or the refresh grant",
     ),
     responses(
-        (status = 200, description = "A token", body = TokenGranted),
-        (status = 400, description = "RFC 6749 §5.2 error: a missing or unknown field value, a wrong username, password or `otp`, or a body that is not a valid url-encoded form (`invalid_request`)", body = TokenError),
+        (status = 200, description = "An access token and a refresh token", body = TokenGranted),
+        (status = 400, description = "RFC 6749 §5.2 error: a missing or unknown field value, a wrong username, password or `otp`, an unknown, spent or expired refresh token (`invalid_grant`; a spent one also ends its session), scopes beyond the grant's (`invalid_scope`), or a body that is not a valid url-encoded form (`invalid_request`)", body = TokenError),
         (status = 403, description = "Sent by a browser from another site (`Origin` or `Sec-Fetch-Site`)", body = ApiError),
         (status = 413, description = "The body is over 64 KiB", body = ApiError),
         (status = 415, description = "The body is not `application/x-www-form-urlencoded`", body = ApiError),
@@ -145,7 +169,15 @@ async fn token(
         }
     };
     let (username, password, scopes) = match parse_grant(&form) {
-        Ok(grant) => grant,
+        Ok(Grant::Password {
+            username,
+            password,
+            scopes,
+        }) => (username, password, scopes),
+        Ok(Grant::Refresh { token, scopes }) => {
+            let refreshed = token_grants::refresh(&app, &client, token, scopes).await?;
+            return Ok(refresh_answer(refreshed));
+        }
         Err(refusal) => return Ok(refusal),
     };
     let otp = form.otp.filter(|otp| !otp.trim().is_empty());
@@ -154,6 +186,34 @@ async fn token(
     let outcome =
         sign_in::with_password(&app, &client, holder, username, password, otp, method).await?;
     token_answer(outcome, scopes)
+}
+
+fn granted(issued: IssuedToken, scopes: Scopes) -> TokenResponse {
+    TokenResponse::Granted(
+        Json(TokenGranted {
+            access_token: issued.token,
+            token_type: "Bearer",
+            expires_in: issued.expires_in,
+            scope: scopes.to_string(),
+            refresh_token: issued.refresh_token,
+        }),
+        Header::new("Pragma", "no-cache"),
+    )
+}
+
+/// A refresh grant's outcome as RFC 6749 §5.1 / §5.2 answers.
+fn refresh_answer(refreshed: Refreshed) -> TokenResponse {
+    match refreshed {
+        Refreshed::Granted(issued, scopes) => granted(issued, scopes),
+        Refreshed::Invalid => token_error(
+            "invalid_grant",
+            "The refresh token is invalid, spent, expired or revoked.",
+        ),
+        Refreshed::ScopeTooWide => token_error(
+            "invalid_scope",
+            "A refresh can keep or narrow the original grant's scopes, not add to them.",
+        ),
+    }
 }
 
 /// The sign-in flow's outcome as RFC 6749 §5.1 / §5.2 answers.
@@ -176,23 +236,30 @@ fn token_answer(outcome: Outcome, scopes: Scopes) -> Result<TokenResponse, AppEr
     let issued = signed
         .token
         .ok_or_else(|| anyhow::anyhow!("a token sign-in made no token"))?;
-    Ok(TokenResponse::Granted(
-        Json(TokenGranted {
-            access_token: issued.token,
-            token_type: "Bearer",
-            expires_in: issued.expires_in,
-            scope: scopes.to_string(),
-        }),
-        Header::new("Pragma", "no-cache"),
-    ))
+    Ok(granted(issued, scopes))
 }
 
-/// The grant's username, password and scopes, or the RFC 6749 error.
-fn parse_grant<'r>(form: &TokenRequest<'r>) -> Result<(&'r str, &'r str, Scopes), TokenResponse> {
+/// What a token request asks for.
+enum Grant<'r> {
+    Password {
+        username: &'r str,
+        password: &'r str,
+        scopes: Scopes,
+    },
+    /// `scopes`: None keeps the original grant's.
+    Refresh {
+        token: &'r str,
+        scopes: Option<Scopes>,
+    },
+}
+
+/// The grant a token request asks for, or the RFC 6749 error.
+fn parse_grant<'r>(form: &TokenRequest<'r>) -> Result<Grant<'r>, TokenResponse> {
     let fields = [
         form.grant_type,
         form.username,
         form.password,
+        form.refresh_token,
         form.scope,
         form.otp,
     ];
@@ -202,32 +269,36 @@ fn parse_grant<'r>(form: &TokenRequest<'r>) -> Result<(&'r str, &'r str, Scopes)
             "No field may contain a control character (such as NUL or a line break).",
         ));
     }
-    match form.grant_type {
-        Some("password") => {}
-        Some(_) => {
-            return Err(token_error(
-                "unsupported_grant_type",
-                "Only grant_type=password is supported.",
-            ));
-        }
-        None => return Err(token_error("invalid_request", "grant_type is required.")),
-    }
-    let (Some(username), Some(password)) = (form.username, form.password) else {
-        return Err(token_error(
-            "invalid_request",
-            "username and password are required.",
-        ));
-    };
     let scopes = match form.scope.map(str::trim) {
-        None | Some("") => Scopes::ALL,
-        Some(text) => Scopes::parse(text).ok_or_else(|| {
+        None | Some("") => None,
+        Some(text) => Some(Scopes::parse(text).ok_or_else(|| {
             token_error(
                 "invalid_scope",
                 "Scopes are `read` and `write`, space-separated.",
             )
-        })?,
+        })?),
     };
-    Ok((username, password, scopes))
+    match (form.grant_type, form.username, form.password, form.refresh_token) {
+        (Some("password"), Some(username), Some(password), _) => Ok(Grant::Password {
+            username,
+            password,
+            scopes: scopes.unwrap_or(Scopes::ALL),
+        }),
+        (Some("password"), ..) => Err(token_error(
+            "invalid_request",
+            "username and password are required.",
+        )),
+        (Some("refresh_token"), _, _, Some(token)) => Ok(Grant::Refresh { token, scopes }),
+        (Some("refresh_token"), ..) => Err(token_error(
+            "invalid_request",
+            "refresh_token is required.",
+        )),
+        (Some(_), ..) => Err(token_error(
+            "unsupported_grant_type",
+            "grant_type is `password` or `refresh_token`.",
+        )),
+        (None, ..) => Err(token_error("invalid_request", "grant_type is required.")),
+    }
 }
 
 /// The caller.
@@ -243,26 +314,31 @@ pub struct Me {
     two_factor: bool,
 }
 
+impl From<user::Model> for Me {
+    fn from(user: user::Model) -> Me {
+        Me {
+            id: user.id,
+            is_member: user.is_member,
+            is_staff: user.counts_as_staff(),
+            is_superuser: user.is_superuser,
+            two_factor: user.has_two_factor(),
+            username: user.username,
+            email: user.email,
+        }
+    }
+}
+
 /// The caller's profile.
 #[utoipa::path(
     get,
     path = "/api/v1/me",
     tag = "account",
     responses((status = 200, description = "The caller", body = Me), CallerRefusals),
-    security(("bearer" = []), ("api_key" = []), ("oauth2" = ["read"]))
+    security(("bearer" = []), ("api_key" = []), ("cookie" = []), ("oauth2" = ["read"]))
 )]
 #[get("/v1/me")]
 fn me(current: CurrentUser) -> Json<Me> {
-    let user = current.user;
-    Json(Me {
-        id: user.id,
-        is_member: user.is_member,
-        is_staff: user.counts_as_staff(),
-        is_superuser: user.is_superuser,
-        two_factor: user.has_two_factor(),
-        username: user.username,
-        email: user.email,
-    })
+    Json(current.user.into())
 }
 
 /// Any error other than the token endpoint's.
@@ -302,7 +378,7 @@ pub struct SessionView {
                 description = "A listed session's `id` ends it")))),
         CallerRefusals,
     ),
-    security(("bearer" = []), ("api_key" = []), ("oauth2" = ["read"]))
+    security(("bearer" = []), ("api_key" = []), ("cookie" = []), ("oauth2" = ["read"]))
 )]
 #[get("/v1/sessions")]
 async fn list_sessions(
@@ -340,7 +416,7 @@ async fn list_sessions(
         (status = 404, description = "No such live session of yours", body = ApiError),
         CallerRefusals,
     ),
-    security(("bearer" = []), ("api_key" = []), ("oauth2" = ["write"]))
+    security(("bearer" = []), ("api_key" = []), ("cookie" = []), ("oauth2" = ["write"]))
 )]
 #[delete("/v1/sessions/<id>")]
 async fn revoke_session(
@@ -396,7 +472,7 @@ pub struct UserPage {
         (status = 400, description = "`q` or `page` out of its documented range", body = ApiError),
         CallerRefusals,
     ),
-    security(("bearer" = []), ("api_key" = []), ("oauth2" = ["read"]))
+    security(("bearer" = []), ("api_key" = []), ("cookie" = []), ("oauth2" = ["read"]))
 )]
 #[get("/v1/users?<q>&<page>")]
 async fn list_users(
@@ -470,7 +546,7 @@ fn page_param(page: Option<&str>) -> Result<u64, AppError> {
         (status = 422, description = "`id` is not a 32-bit integer", body = ApiError),
         CallerRefusals,
     ),
-    security(("bearer" = []), ("api_key" = []), ("oauth2" = ["write"]))
+    security(("bearer" = []), ("api_key" = []), ("cookie" = []), ("oauth2" = ["write"]))
 )]
 #[delete("/v1/users/<id>")]
 async fn delete_user(
