@@ -86,9 +86,11 @@ impl Modify for SecuritySchemes {
         ]);
         components.add_security_scheme(
             "oauth2",
-            SecurityScheme::OAuth2(OAuth2::new([Flow::Password(
-                Password::with_refresh_url("/api/v1/token", scopes, "/api/v1/token"),
-            )])),
+            SecurityScheme::OAuth2(OAuth2::new([Flow::Password(Password::with_refresh_url(
+                "/api/v1/token",
+                scopes,
+                "/api/v1/token",
+            ))])),
         );
     }
 }

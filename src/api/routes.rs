@@ -278,7 +278,12 @@ fn parse_grant<'r>(form: &TokenRequest<'r>) -> Result<Grant<'r>, TokenResponse> 
             )
         })?),
     };
-    match (form.grant_type, form.username, form.password, form.refresh_token) {
+    match (
+        form.grant_type,
+        form.username,
+        form.password,
+        form.refresh_token,
+    ) {
         (Some("password"), Some(username), Some(password), _) => Ok(Grant::Password {
             username,
             password,
@@ -289,10 +294,9 @@ fn parse_grant<'r>(form: &TokenRequest<'r>) -> Result<Grant<'r>, TokenResponse> 
             "username and password are required.",
         )),
         (Some("refresh_token"), _, _, Some(token)) => Ok(Grant::Refresh { token, scopes }),
-        (Some("refresh_token"), ..) => Err(token_error(
-            "invalid_request",
-            "refresh_token is required.",
-        )),
+        (Some("refresh_token"), ..) => {
+            Err(token_error("invalid_request", "refresh_token is required."))
+        }
         (Some(_), ..) => Err(token_error(
             "unsupported_grant_type",
             "grant_type is `password` or `refresh_token`.",

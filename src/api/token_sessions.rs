@@ -23,9 +23,17 @@ use crate::text;
 #[serde(deny_unknown_fields)]
 pub struct SessionRequest {
     /// The username or email.
-    #[schema(min_length = 1, max_length = 254, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 254,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*$"
+    )]
     login: String,
-    #[schema(min_length = 1, max_length = 1024, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 1024,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*$"
+    )]
     password: String,
     /// The current TOTP code (or a recovery code), for accounts with
     /// two-factor authentication.
@@ -168,7 +176,11 @@ pub async fn revoke(
         Err(errors) if errors.status() == Status::PayloadTooLarge => {
             return Err(AppError::PayloadTooLarge);
         }
-        Err(_) => return Ok(refused("Send the request as application/x-www-form-urlencoded.")),
+        Err(_) => {
+            return Ok(refused(
+                "Send the request as application/x-www-form-urlencoded.",
+            ));
+        }
     };
     let fields = [form.token, form.token_type_hint];
     if fields.into_iter().flatten().any(text::has_control) {

@@ -13,9 +13,9 @@ use sea_orm::DbErr;
 
 use super::client::ClientInfo;
 use super::session::{Authenticated, Credential, Lookup, LookupError};
+use super::spa;
 use super::state::AppState;
 use super::tokens::{self, Claims};
-use super::spa;
 use crate::api_keys::scope::Scopes;
 use crate::api_keys::{entity as api_key, key};
 use crate::rate_limit::Counter;
@@ -141,11 +141,7 @@ async fn by_claims(
 /// (an expired one is renewed, not refused), an unsafe method also needs
 /// `X-CSRF-Token`, and a token past half its life is replaced in the
 /// response.
-async fn by_cookie(
-    req: &Request<'_>,
-    app: &AppState<'_>,
-    token: &str,
-) -> Result<Presented, DbErr> {
+async fn by_cookie(req: &Request<'_>, app: &AppState<'_>, token: &str) -> Result<Presented, DbErr> {
     let Some(claims) = tokens::genuine(app.config, token) else {
         return Ok(Presented::Refused(invalid_access_token()));
     };

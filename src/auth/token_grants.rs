@@ -94,7 +94,12 @@ pub async fn start_in_cookies(
         store::delete_owned_by_public_id(app.db, owner, &claims.sid).await?;
     }
     let (session, issued) = start(app, client, user, Scopes::ALL, false).await?;
-    spa::hand_out(app.config, cookies, issued.token.clone(), &session.public_id);
+    spa::hand_out(
+        app.config,
+        cookies,
+        issued.token.clone(),
+        &session.public_id,
+    );
     Ok(issued)
 }
 
@@ -121,7 +126,12 @@ pub async fn refresh(
         Rotation::Reused | Rotation::Invalid => return Ok(Refreshed::Invalid),
         Rotation::ScopeTooWide => return Ok(Refreshed::ScopeTooWide),
     };
-    let mut issued = access_token(app, &rotated.user, &rotated.session.public_id, rotated.scopes)?;
+    let mut issued = access_token(
+        app,
+        &rotated.user,
+        &rotated.session.public_id,
+        rotated.scopes,
+    )?;
     issued.refresh_token = Some(rotated.secret);
     Ok(Refreshed::Granted(issued, rotated.scopes))
 }
@@ -166,10 +176,7 @@ pub async fn revoke(
     Ok(())
 }
 
-async fn refresh_owner(
-    app: &AppState<'_>,
-    token: &str,
-) -> Result<Option<(i32, String)>, AppError> {
+async fn refresh_owner(app: &AppState<'_>, token: &str) -> Result<Option<(i32, String)>, AppError> {
     let session = refresh::session_of(app.db, token).await?;
     Ok(session.map(|session| (session.user_id, session.public_id)))
 }

@@ -161,9 +161,8 @@ async fn end_reused(
         .exec_with_returning(&txn)
         .await?;
     for session in ended {
-        let event = Event::new(session.user_id, EventKind::SessionRevoked, client).detail(
-            json!({ "session": session.public_id, "reason": "refresh_token_reused" }),
-        );
+        let event = Event::new(session.user_id, EventKind::SessionRevoked, client)
+            .detail(json!({ "session": session.public_id, "reason": "refresh_token_reused" }));
         security_log::record(&txn, now, event).await;
     }
     txn.commit().await

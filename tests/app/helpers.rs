@@ -50,10 +50,13 @@ impl Drop for OutboxDir {
     }
 }
 
+type Customize = Box<dyn FnOnce(rocket::Rocket<rocket::Build>) -> rocket::Rocket<rocket::Build>>;
+
 pub struct AppBuilder {
     figment: Figment,
     routes: Vec<(&'static str, Vec<rocket::Route>)>,
     database_url: Option<String>,
+    customize: Vec<Customize>,
 }
 
 pub fn app() -> AppBuilder {
@@ -73,6 +76,7 @@ pub fn app() -> AppBuilder {
         figment,
         routes: Vec::new(),
         database_url: None,
+        customize: Vec::new(),
     }
 }
 
@@ -107,6 +111,16 @@ impl AppBuilder {
         self
     }
 
+    /// What a site built on Gatehouse does to the Rocket it is given
+    /// (manage its token hooks, mount its routes), before launch.
+    pub fn customize(
+        mut self,
+        change: impl FnOnce(rocket::Rocket<rocket::Build>) -> rocket::Rocket<rocket::Build> + 'static,
+    ) -> Self {
+        self.customize.push(Box::new(change));
+        self
+    }
+
     /// Runs on a database that already exists (the test keeps its owner).
     pub fn database(mut self, url: String) -> Self {
         self.database_url = Some(url);
@@ -136,6 +150,9 @@ impl AppBuilder {
         let mut rocket = gatehouse::rocket(figment).manage(db.clone()).manage(clock);
         for (base, routes) in self.routes {
             rocket = rocket.mount(base, routes);
+        }
+        for change in self.customize {
+            rocket = change(rocket);
         }
         let client = Client::untracked(rocket).await.expect("a valid rocket");
         TestApp {

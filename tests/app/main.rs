@@ -21,6 +21,7 @@ mod email_keys;
 mod guards;
 mod hardening;
 mod hashing;
+mod hooks;
 mod input;
 mod oauth;
 mod oauth_provider;
@@ -29,4 +30,9 @@ mod rate_limits;
 mod recovery;
 mod sessions;
 mod socket;
+mod spa;
 mod two_factor;
+
+/// The example site of `examples/tenant_site`, exercised by `hooks`.
+#[path = "../../examples/tenant_site/site.rs"]
+mod tenant_site;
