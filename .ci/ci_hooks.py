@@ -5,7 +5,9 @@ credentials never sign in, so on its own the run would only ever see 404s
 and `invalid_grant`. Just before a positive request is sent, these hooks
 now and then put in something real that the run may use up: a spare
 session of the plain user, a victim account, the plain user's credentials.
-They also keep the run from ending the session whose token it uses.
+They also keep the run from ending the session whose token it uses:
+`DELETE /api/v1/session` (sign-out) always goes out with a spare token of
+its own, or an invalid one once those are used up.
 """
 
 import itertools
@@ -20,6 +22,7 @@ VICTIMS = [int(i) for i in os.environ.get("GATEHOUSE_CI_VICTIMS", "").split()]
 PROTECTED_SESSION = os.environ.get("GATEHOUSE_CI_PROTECTED_SESSION", "")
 LOGIN = os.environ.get("GATEHOUSE_CI_LOGIN", "")
 PASSWORD = os.environ.get("GATEHOUSE_CI_PASSWORD", "")
+SPARE_TOKENS = os.environ.get("GATEHOUSE_CI_SPARE_TOKENS", "").split()
 
 # Every third positive request of an operation gets a real value.
 CALLS = {name: itertools.count() for name in ("session", "user", "token")}
@@ -45,6 +48,12 @@ def before_call(context, case, kwargs):
     elif operation == "DELETE /api/v1/users/{id}":
         if VICTIMS and _positive(case) and _turn("user"):
             case.path_parameters["id"] = VICTIMS.pop()
+    elif operation == "DELETE /api/v1/session":
+        token = SPARE_TOKENS.pop() if SPARE_TOKENS else "spent"
+        authorization = f"Bearer {token}"
+        case.headers = {**(case.headers or {}), "Authorization": authorization}
+        if isinstance(kwargs.get("headers"), dict):
+            kwargs["headers"]["Authorization"] = authorization
     elif operation == "POST /api/v1/token":
         body = case.body
         if isinstance(body, dict) and _positive(case) and _turn("token"):

@@ -76,7 +76,9 @@ pub use auth::tokens::Claims;
 
 /// The whole application, configured by `figment` (see `config`). To use a
 /// database you opened yourself, or a manual clock, `.manage()` it on the
-/// result before launch.
+/// result before launch; a site's own token claims and checks likewise, as
+/// [`TokenHooks`] (see `examples/tenant_site`). Mount the site's routes
+/// beside Gatehouse's and put them behind [`CurrentUser`], [`Staff`], ...
 pub fn rocket(figment: rocket::figment::Figment) -> Rocket<Build> {
     rocket::custom(config::with_defaults(figment))
         .attach(auth::state::fairing())

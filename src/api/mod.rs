@@ -1,10 +1,13 @@
-//! The JSON API under `/api/v1`: the OAuth2 password-grant token endpoint,
-//! the caller's profile and sessions, staff user search, and the OpenAPI
-//! document generated from the handlers' annotations.
+//! The JSON API under `/api/v1`: the OAuth2 token endpoint (password and
+//! refresh grants), revocation, a same-site single-page app's sign-in and
+//! sign-out, the caller's profile and sessions, staff user search, and the
+//! OpenAPI document generated from the handlers' annotations.
 //!
-//! Security rules: no cookies here (see `auth::api_caller`); bearer tokens are HS256
-//! JWTs bound to revocable sessions; API keys carry scopes; every error is
-//! JSON; token responses are `Cache-Control: no-store`.
+//! Security rules: of cookies only the app's `gatehouse_jwt` is read, and
+//! with it an unsafe method needs `X-CSRF-Token` (see `auth::api_caller`);
+//! bearer tokens are HS256 JWTs bound to revocable sessions; API keys
+//! carry scopes; every error is JSON; token responses are
+//! `Cache-Control: no-store`.
 
 mod json_body;
 mod methods;

@@ -51,7 +51,7 @@ impl IntoResponses for CallerRefusals {
             (
                 "403".to_owned(),
                 api_error(
-                    "The credential's scope does not cover the method (`insufficient_scope`), or the caller lacks the role (`forbidden`, staff without two-factor authentication when it is required)",
+                    "The credential's scope does not cover the method (`insufficient_scope`), the app's cookie came on an unsafe method without the matching `X-CSRF-Token` (`csrf`), or the caller lacks the role (`forbidden`, staff without two-factor authentication when it is required)",
                     &[],
                 ),
             ),

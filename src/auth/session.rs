@@ -7,8 +7,9 @@
 //! SHA-256. A new session is made at every sign-in (no fixation), and
 //! sign-out deletes the row, so a copied cookie dies with it. Any cookie
 //! that does not name a live session means "anonymous", never an error.
-//! Cookies are not accepted under `/api`: there the caller is whoever the
-//! bearer token or API key names (see `api_caller`).
+//! The session cookie is not accepted under `/api`: there the caller is
+//! whoever the bearer token, API key or single-page app's token cookie
+//! names (see `api_caller`).
 
 use rocket::http::{CookieJar, Status};
 use rocket::request::Request;
