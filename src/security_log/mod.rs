@@ -39,10 +39,12 @@ pub enum EventKind {
     RolesChanged,
     AllSessionsRevokedByStaff,
     AccountDeleted,
+    Reauthenticated,
+    ReauthenticationFailed,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 21] = [
+    pub const ALL: [EventKind; 23] = [
         EventKind::SignIn,
         EventKind::SignInFailed,
         EventKind::SignOut,
@@ -64,6 +66,8 @@ impl EventKind {
         EventKind::RolesChanged,
         EventKind::AllSessionsRevokedByStaff,
         EventKind::AccountDeleted,
+        EventKind::Reauthenticated,
+        EventKind::ReauthenticationFailed,
     ];
 
     /// The stored name.
@@ -90,6 +94,8 @@ impl EventKind {
             EventKind::RolesChanged => "roles_changed",
             EventKind::AllSessionsRevokedByStaff => "all_sessions_revoked",
             EventKind::AccountDeleted => "account_deleted",
+            EventKind::Reauthenticated => "reauthenticated",
+            EventKind::ReauthenticationFailed => "reauthentication_failed",
         }
     }
 
@@ -117,6 +123,8 @@ impl EventKind {
             EventKind::RolesChanged => "Roles changed",
             EventKind::AllSessionsRevokedByStaff => "All sessions ended",
             EventKind::AccountDeleted => "Deleted an account",
+            EventKind::Reauthenticated => "Confirmed it was you",
+            EventKind::ReauthenticationFailed => "Failed confirmation",
         }
     }
 
