@@ -178,7 +178,7 @@ async fn token(
             let refreshed = token_grants::refresh(&app, &client, token, scopes).await?;
             return Ok(refresh_answer(refreshed));
         }
-        Err(refusal) => return Ok(refusal),
+        Err((error, description)) => return Ok(token_error(error, description)),
     };
     let otp = form.otp.filter(|otp| !otp.trim().is_empty());
     let holder = Holder::Api { scopes };
@@ -253,8 +253,11 @@ enum Grant<'r> {
     },
 }
 
+/// An RFC 6749 §5.2 error code and its description.
+type GrantRefusal = (&'static str, &'static str);
+
 /// The grant a token request asks for, or the RFC 6749 error.
-fn parse_grant<'r>(form: &TokenRequest<'r>) -> Result<Grant<'r>, TokenResponse> {
+fn parse_grant<'r>(form: &TokenRequest<'r>) -> Result<Grant<'r>, GrantRefusal> {
     let fields = [
         form.grant_type,
         form.username,
@@ -264,19 +267,17 @@ fn parse_grant<'r>(form: &TokenRequest<'r>) -> Result<Grant<'r>, TokenResponse> 
         form.otp,
     ];
     if fields.into_iter().flatten().any(text::has_control) {
-        return Err(token_error(
+        return Err((
             "invalid_request",
             "No field may contain a control character (such as NUL or a line break).",
         ));
     }
     let scopes = match form.scope.map(str::trim) {
         None | Some("") => None,
-        Some(text) => Some(Scopes::parse(text).ok_or_else(|| {
-            token_error(
-                "invalid_scope",
-                "Scopes are `read` and `write`, space-separated.",
-            )
-        })?),
+        Some(text) => Some(Scopes::parse(text).ok_or((
+            "invalid_scope",
+            "Scopes are `read` and `write`, space-separated.",
+        ))?),
     };
     match (
         form.grant_type,
@@ -289,19 +290,14 @@ fn parse_grant<'r>(form: &TokenRequest<'r>) -> Result<Grant<'r>, TokenResponse> 
             password,
             scopes: scopes.unwrap_or(Scopes::ALL),
         }),
-        (Some("password"), ..) => Err(token_error(
-            "invalid_request",
-            "username and password are required.",
-        )),
+        (Some("password"), ..) => Err(("invalid_request", "username and password are required.")),
         (Some("refresh_token"), _, _, Some(token)) => Ok(Grant::Refresh { token, scopes }),
-        (Some("refresh_token"), ..) => {
-            Err(token_error("invalid_request", "refresh_token is required."))
-        }
-        (Some(_), ..) => Err(token_error(
+        (Some("refresh_token"), ..) => Err(("invalid_request", "refresh_token is required.")),
+        (Some(_), ..) => Err((
             "unsupported_grant_type",
             "grant_type is `password` or `refresh_token`.",
         )),
-        (None, ..) => Err(token_error("invalid_request", "grant_type is required.")),
+        (None, ..) => Err(("invalid_request", "grant_type is required.")),
     }
 }
 

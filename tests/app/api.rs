@@ -630,7 +630,7 @@ async fn a_method_an_api_path_does_not_serve_gets_405_with_allow() {
 }
 
 #[rocket::async_test]
-async fn the_openapi_document_lists_every_api_route_and_the_three_schemes() {
+async fn the_openapi_document_lists_every_api_route_and_the_four_schemes() {
     let app = spawn_app().await;
 
     let response = app.browser().get("/api/v1/openapi.json").await;
@@ -646,6 +646,12 @@ async fn the_openapi_document_lists_every_api_route_and_the_three_schemes() {
         schemes["oauth2"]["flows"]["password"]["tokenUrl"],
         "/api/v1/token"
     );
+    assert_eq!(
+        schemes["oauth2"]["flows"]["password"]["refreshUrl"],
+        "/api/v1/token"
+    );
+    assert_eq!(schemes["cookie"]["in"], "cookie");
+    assert_eq!(schemes["cookie"]["name"], "gatehouse_jwt");
     let mut checked = 0;
     for route in app.client.rocket().routes() {
         let path = route.uri.path().to_string();
@@ -660,18 +666,24 @@ async fn the_openapi_document_lists_every_api_route_and_the_three_schemes() {
         );
         checked += 1;
     }
-    assert!(checked >= 7);
+    assert!(checked >= 10);
     let token_form = &doc["paths"]["/api/v1/token"]["post"]["requestBody"]["content"]["application/x-www-form-urlencoded"]
         ["schema"]["$ref"];
     assert_eq!(token_form, "#/components/schemas/TokenRequest");
     let fields = &doc["components"]["schemas"]["TokenRequest"];
-    for field in ["grant_type", "username", "password", "scope", "otp"] {
+    for field in [
+        "grant_type",
+        "username",
+        "password",
+        "refresh_token",
+        "scope",
+        "otp",
+    ] {
         assert!(fields["properties"][field].is_object(), "{field}");
     }
-    assert_eq!(
-        fields["required"],
-        serde_json::json!(["grant_type", "username", "password"])
-    );
+    // The password grant needs `username` and `password`, the refresh
+    // grant `refresh_token`: only `grant_type` is needed by both.
+    assert_eq!(fields["required"], serde_json::json!(["grant_type"]));
 }
 
 #[rocket::async_test]
