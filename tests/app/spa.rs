@@ -645,3 +645,63 @@ async fn refresh_grant_requests_with_bad_fields_are_refused() {
         assert!(response.json()["error"].is_string());
     }
 }
+
+#[rocket::async_test]
+async fn a_password_change_ends_the_apps_cookie_and_the_clients_refresh_token() {
+    let app = spawn_app().await;
+    let page = app.signed_up("alice").await;
+    let (spa, response) = app_sign_in(&app, "alice").await;
+    response.assert_status(Status::Ok);
+    let granted = password_grant(&app, "alice", "read write").await;
+
+    page.submit(
+        "/account/password",
+        &[
+            ("current_password", PASSWORD),
+            ("new_password", "an entirely new passphrase 42"),
+        ],
+    )
+    .await
+    .assert_redirect("/account");
+
+    spa.get("/api/v1/me")
+        .await
+        .assert_status(Status::Unauthorized);
+    let response = refresh(&app, text(&granted, "refresh_token")).await;
+    response.assert_status(Status::BadRequest);
+    assert_eq!(response.json()["error"], "invalid_grant");
+    bearer(&app, text(&granted, "access_token"))
+        .get("/api/v1/me")
+        .await
+        .assert_status(Status::Unauthorized);
+}
+
+#[rocket::async_test]
+async fn staff_ending_all_sessions_ends_the_apps_cookie_and_refresh_tokens() {
+    let app = app().config("staff_require_2fa", false).spawn().await;
+    let admin = app.signed_up("root").await;
+    app.execute("UPDATE users SET is_staff = true WHERE username = 'root'")
+        .await;
+    app.signed_up("alice").await;
+    let (spa, _) = app_sign_in(&app, "alice").await;
+    let granted = password_grant(&app, "alice", "read write").await;
+    let staff_token = crate::api::token_for(&app, "root").await;
+    let alice_id = bearer(&app, &staff_token)
+        .get("/api/v1/users?q=alice")
+        .await
+        .json()["users"][0]["id"]
+        .as_i64()
+        .unwrap();
+
+    let response = admin
+        .submit(&format!("/admin/users/{alice_id}/sessions/revoke"), &[])
+        .await;
+
+    assert!(response.status.code < 400, "{}", response.status);
+    spa.get("/api/v1/me")
+        .await
+        .assert_status(Status::Unauthorized);
+    refresh(&app, text(&granted, "refresh_token"))
+        .await
+        .assert_status(Status::BadRequest);
+}
