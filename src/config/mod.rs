@@ -5,6 +5,7 @@
 
 pub mod limit;
 pub mod providers;
+pub mod webauthn;
 
 use std::fmt;
 use std::io::Write as _;
@@ -58,6 +59,10 @@ pub struct AppConfig {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Clients that may read `GET /metrics`.
     pub metrics_allow: Vec<ipnet::IpNet>,
+    /// The WebAuthn relying party (`webauthn.rp_id` / `rp_name`); None
+    /// when `public_url`'s host is an IP address, where passkeys cannot
+    /// work, and no `rp_id` is set.
+    pub relying_party: Option<webauthn::RelyingParty>,
     /// The decoded `secret_key`: Rocket's cookie key, and the root of every
     /// other key Gatehouse derives.
     secret_key: Vec<u8>,
@@ -158,6 +163,7 @@ struct RawConfig {
     metrics_allow: Vec<String>,
     sweep_interval_seconds: u32,
     security_log_retention_days: u32,
+    webauthn: webauthn::WebauthnTable,
 }
 
 impl Default for RawConfig {
@@ -185,6 +191,7 @@ impl Default for RawConfig {
             metrics_allow: vec!["127.0.0.1/32".to_owned(), "::1/128".to_owned()],
             sweep_interval_seconds: 300,
             security_log_retention_days: 365,
+            webauthn: Default::default(),
         }
     }
 }
@@ -217,6 +224,7 @@ impl AppConfig {
                 "must be 1 to 64 characters without ':'",
             ));
         }
+        let relying_party = webauthn::relying_party(raw.webauthn, &public_url, &site_name)?;
         let secret_key = match configured_secret_key(figment) {
             Some(value) => decode_secret_key(&value)?,
             None => {
@@ -315,6 +323,7 @@ impl AppConfig {
             redis_url: raw.redis_url.filter(|url| !url.is_empty()),
             trusted_proxies,
             metrics_allow,
+            relying_party,
             secret_key,
         })
     }

@@ -1,5 +1,5 @@
 //! The security log: sign-ins and failures, sign-outs, password changes,
-//! sessions ended, two-factor changes, API keys, linked accounts and staff
+//! sessions ended, two-factor changes, API keys, passkeys, linked accounts and staff
 //! actions, each with time, address and browser, shown to the user at
 //! `/account/security` (and to staff on the admin pages).
 //!
@@ -39,10 +39,12 @@ pub enum EventKind {
     RolesChanged,
     AllSessionsRevokedByStaff,
     AccountDeleted,
+    PasskeyAdded,
+    PasskeyRemoved,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 21] = [
+    pub const ALL: [EventKind; 23] = [
         EventKind::SignIn,
         EventKind::SignInFailed,
         EventKind::SignOut,
@@ -64,6 +66,8 @@ impl EventKind {
         EventKind::RolesChanged,
         EventKind::AllSessionsRevokedByStaff,
         EventKind::AccountDeleted,
+        EventKind::PasskeyAdded,
+        EventKind::PasskeyRemoved,
     ];
 
     /// The stored name.
@@ -90,6 +94,8 @@ impl EventKind {
             EventKind::RolesChanged => "roles_changed",
             EventKind::AllSessionsRevokedByStaff => "all_sessions_revoked",
             EventKind::AccountDeleted => "account_deleted",
+            EventKind::PasskeyAdded => "passkey_added",
+            EventKind::PasskeyRemoved => "passkey_removed",
         }
     }
 
@@ -117,6 +123,8 @@ impl EventKind {
             EventKind::RolesChanged => "Roles changed",
             EventKind::AllSessionsRevokedByStaff => "All sessions ended",
             EventKind::AccountDeleted => "Deleted an account",
+            EventKind::PasskeyAdded => "Passkey added",
+            EventKind::PasskeyRemoved => "Passkey removed",
         }
     }
 
