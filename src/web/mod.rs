@@ -15,6 +15,7 @@ mod home;
 pub mod metrics;
 mod oauth;
 pub mod page;
+mod passkeys;
 mod recovery;
 mod security_log;
 mod sessions;
@@ -34,6 +35,7 @@ pub fn routes() -> Vec<rocket::Route> {
         admin::routes(),
         security_log::routes(),
         api_keys::routes(),
+        passkeys::routes(),
         oauth::routes(),
         recovery::routes(),
         verification::routes(),
