@@ -28,12 +28,12 @@ use crate::error::{AppError, FormErrors};
 use crate::oauth::Provider;
 use crate::oauth::client::Identity;
 use crate::oauth::service::{self as oauth, LoginOutcome};
+use crate::passkeys::challenge;
+use crate::passkeys::service::{self as passkeys, PasskeyError};
 use crate::rate_limit::Counter;
 use crate::security_log::{self, Event, EventKind};
 use crate::sessions::entity::SessionKind;
 use crate::sessions::store;
-use crate::passkeys::challenge;
-use crate::passkeys::service::{self as passkeys, PasskeyError};
 use crate::two_factor::service as two_factor;
 
 /// Who will hold the session a sign-in makes.
@@ -351,7 +351,10 @@ pub async fn with_passkey<'a>(
     let limits = app.limiter.settings();
     let counters: Vec<Counter> = client
         .ip_string()
-        .map(|ip| app.limiter.counter("sign_in:ip", &ip, limits.sign_in_per_ip))
+        .map(|ip| {
+            app.limiter
+                .counter("sign_in:ip", &ip, limits.sign_in_per_ip)
+        })
         .into_iter()
         .collect();
     let _turn = app.limiter.take_turn(&counters).await;
@@ -607,8 +610,10 @@ async fn second_factor(
             .map(|factor| factor.describe().to_owned()),
         Proof::Passkey(credential) => {
             let purpose = challenge::Purpose::SecondFactor;
-            match passkeys::finish_for_account(app.db, app.config, now, account.id, purpose, credential)
-                .await
+            match passkeys::finish_for_account(
+                app.db, app.config, now, account.id, purpose, credential,
+            )
+            .await
             {
                 Ok(_) => Some(PASSKEY.to_owned()),
                 Err(PasskeyError::Failed(e)) => return Err(e),

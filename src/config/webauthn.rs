@@ -85,7 +85,9 @@ fn is_domain(name: &str) -> bool {
                 && label.len() <= 63
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
         })
         && labels
             .last()
@@ -125,7 +127,12 @@ mod tests {
     fn the_id_must_be_the_host_or_a_parent_domain() {
         let parent = party(Some("example.com"), "https://id.example.com");
         assert_eq!(parent.unwrap().unwrap().id, "example.com");
-        for bad in ["other.com", "ample.com", "id.example.com.evil", "exa mple.com"] {
+        for bad in [
+            "other.com",
+            "ample.com",
+            "id.example.com.evil",
+            "exa mple.com",
+        ] {
             let err = party(Some(bad), "https://id.example.com").unwrap_err();
             assert_eq!(err.key, "webauthn.rp_id", "{bad}");
         }

@@ -5,14 +5,16 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sea_orm::{ActiveModelTrait as _, ConnectionTrait, DatabaseConnection, Set, TransactionTrait as _};
+use sea_orm::{
+    ActiveModelTrait as _, ConnectionTrait, DatabaseConnection, Set, TransactionTrait as _,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use webauthn_rs::prelude::{
-    Credential, DiscoverableKey, Passkey, PasskeyAuthentication, PasskeyRegistration,
-    PublicKeyCredential, RegisterPublicKeyCredential, DiscoverableAuthentication,
-    Url, Uuid, Webauthn, WebauthnBuilder,
+    Credential, DiscoverableAuthentication, DiscoverableKey, Passkey, PasskeyAuthentication,
+    PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential, Url, Uuid, Webauthn,
+    WebauthnBuilder,
 };
 
 use webauthn_rs_proto::ResidentKeyRequirement;
@@ -147,7 +149,15 @@ pub async fn begin_registration(
     }
     let state = to_json(&Registering { handle, state })?;
     let challenge = options.public_key.challenge.as_slice();
-    challenge::store(db, now, challenge, Purpose::Register, Some(account.id), state).await?;
+    challenge::store(
+        db,
+        now,
+        challenge,
+        Purpose::Register,
+        Some(account.id),
+        state,
+    )
+    .await?;
     serde_json::to_value(&options.public_key).map_err(|e| internal("registration options", e))
 }
 
@@ -162,12 +172,13 @@ pub async fn finish_registration(
     name: &str,
     credential: Value,
 ) -> Result<passkey::Model, PasskeyError> {
-    let name = parse_name(name).map_err(|m| PasskeyError::Invalid(FormErrors::single("name", m)))?;
+    let name =
+        parse_name(name).map_err(|m| PasskeyError::Invalid(FormErrors::single("name", m)))?;
     let webauthn = relying_party(config)?;
     let credential: RegisterPublicKeyCredential =
         serde_json::from_value(credential).map_err(|_| PasskeyError::Refused)?;
-    let challenge =
-        challenge_of(credential.response.client_data_json.as_slice()).ok_or(PasskeyError::Refused)?;
+    let challenge = challenge_of(credential.response.client_data_json.as_slice())
+        .ok_or(PasskeyError::Refused)?;
     let stored = challenge::take(db, now, &challenge, Purpose::Register, Some(account.id))
         .await?
         .ok_or(PasskeyError::Refused)?;
@@ -180,7 +191,11 @@ pub async fn finish_registration(
         .transports
         .iter()
         .flatten()
-        .map(|t| serde_json::to_value(t).ok().and_then(|v| v.as_str().map(str::to_owned)))
+        .map(|t| {
+            serde_json::to_value(t)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+        })
         .flatten()
         .collect::<Vec<_>>()
         .join(",");
@@ -206,10 +221,19 @@ pub async fn finish_registration(
         Err(e) if crate::db::unique_violation(&e).is_some() => return Err(PasskeyError::Refused),
         Err(e) => return Err(e.into()),
     };
-    let event = Event::new(account.id, EventKind::PasskeyAdded, client)
-        .detail(json!({ "name": name }));
+    let event =
+        Event::new(account.id, EventKind::PasskeyAdded, client).detail(json!({ "name": name }));
     security_log::record(&txn, now, event).await;
-    queue_notice(&txn, config, now, account, ADDED_MAIL, "a passkey was added", &name).await?;
+    queue_notice(
+        &txn,
+        config,
+        now,
+        account,
+        ADDED_MAIL,
+        "a passkey was added",
+        &name,
+    )
+    .await?;
     txn.commit().await?;
     Ok(added)
 }
@@ -229,7 +253,10 @@ async fn queue_notice(
         .replace("{username}", &account.username)
         .replace("{site}", &config.site_name)
         .replace("{name}", name)
-        .replace("{security}", &format!("{}/account/security", config.public_url));
+        .replace(
+            "{security}",
+            &format!("{}/account/security", config.public_url),
+        );
     let subject = format!("{}: {what}", config.site_name);
     email::queue(conn, now, &account.email, &subject, &body).await?;
     Ok(())
@@ -243,7 +270,8 @@ pub async fn rename(
     id: i32,
     name: &str,
 ) -> Result<bool, PasskeyError> {
-    let name = parse_name(name).map_err(|m| PasskeyError::Invalid(FormErrors::single("name", m)))?;
+    let name =
+        parse_name(name).map_err(|m| PasskeyError::Invalid(FormErrors::single("name", m)))?;
     Ok(passkey::rename(db, user_id, id, &name).await?)
 }
 
@@ -327,8 +355,8 @@ pub async fn begin_for_account(
 fn parse_assertion(credential: Value) -> Result<(PublicKeyCredential, Vec<u8>), PasskeyError> {
     let credential: PublicKeyCredential =
         serde_json::from_value(credential).map_err(|_| PasskeyError::Refused)?;
-    let challenge =
-        challenge_of(credential.response.client_data_json.as_slice()).ok_or(PasskeyError::Refused)?;
+    let challenge = challenge_of(credential.response.client_data_json.as_slice())
+        .ok_or(PasskeyError::Refused)?;
     Ok((credential, challenge))
 }
 

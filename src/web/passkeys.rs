@@ -42,7 +42,10 @@ pub fn routes() -> Vec<rocket::Route> {
 type JsonAnswer = Result<Either<Flash<Json<Value>>, Custom<Json<Value>>>, AppError>;
 
 fn refused(status: Status, message: &str) -> JsonAnswer {
-    Ok(Either::Right(Custom(status, Json(json!({ "error": message })))))
+    Ok(Either::Right(Custom(
+        status,
+        Json(json!({ "error": message })),
+    )))
 }
 
 /// A success that goes to `to`, with `message` shown there.
@@ -217,7 +220,12 @@ async fn remove_passkey(
     Ok(Flash::success(Redirect::to(uri!(passkeys_page)), REMOVED))
 }
 
-#[post("/account/passkeys/<id>/delete", format = "json", data = "<_body>", rank = 2)]
+#[post(
+    "/account/passkeys/<id>/delete",
+    format = "json",
+    data = "<_body>",
+    rank = 2
+)]
 async fn remove_passkey_json(
     current: CurrentUser,
     id: i32,
@@ -246,7 +254,10 @@ fn signed_in_answer(outcome: Outcome) -> JsonAnswer {
         }
         Outcome::Refused(Refusal::Inactive) => refused(Status::Forbidden, DEACTIVATED),
         Outcome::Refused(Refusal::Expired | Refusal::StartAgain | Refusal::TooManyCodes) => {
-            refused(Status::Conflict, "Your sign-in has expired. Please sign in again.")
+            refused(
+                Status::Conflict,
+                "Your sign-in has expired. Please sign in again.",
+            )
         }
         Outcome::NeedsSecondFactor | Outcome::Refused(_) => {
             refused(Status::BadRequest, NOT_ACCEPTED)
@@ -274,7 +285,10 @@ async fn second_factor_options(
 ) -> JsonAnswer {
     match sign_in::second_step_passkey_options(&app, cookies).await? {
         Some(options) => Ok(Either::Right(Custom(Status::Ok, Json(options)))),
-        None => refused(Status::Conflict, "There is no sign-in waiting for a passkey."),
+        None => refused(
+            Status::Conflict,
+            "There is no sign-in waiting for a passkey.",
+        ),
     }
 }
 

@@ -25,6 +25,7 @@ mod input;
 mod oauth;
 mod oauth_provider;
 mod operations;
+mod passkeys;
 mod rate_limits;
 mod recovery;
 mod sessions;
