@@ -778,3 +778,102 @@ async fn the_passkey_buttons_are_hidden_until_the_script_shows_them() {
     assert!(login.body.contains("/static/passkeys."));
     assert!(!login.body.contains("<script>"), "no inline script");
 }
+
+#[rocket::async_test]
+async fn the_sweeper_deletes_challenges_never_answered() {
+    let app = spawn().await;
+    let browser = app.browser();
+    let token = meta_token(&browser, "/login").await;
+    ok_json(&browser, "/login/passkey/options", &token, &json!({})).await;
+    let state = app.client.rocket();
+    let config = state.state::<gatehouse::config::AppConfig>().unwrap();
+    let limiter = state.state::<gatehouse::rate_limit::RateLimiter>().unwrap();
+
+    let kept = gatehouse::maintenance::sweep(&app.db, config, limiter, app.now())
+        .await
+        .unwrap();
+    app.clock.advance(time::Duration::minutes(6));
+    let swept = gatehouse::maintenance::sweep(&app.db, config, limiter, app.now())
+        .await
+        .unwrap();
+
+    assert_eq!(kept.passkey_challenges, 0);
+    assert_eq!(swept.passkey_challenges, 1);
+    assert_eq!(app.count("passkey_challenges").await, 0);
+}
+
+#[rocket::async_test]
+async fn refused_passkey_answers_count_against_the_address_limit() {
+    let app = spawn().await;
+    let owner = app.signed_up("alice").await;
+    let mut passkey = add_passkey(&owner, "Phone").await;
+    let browser = app.browser();
+    let token = meta_token(&browser, "/login").await;
+    let bogus = json!({ "credential": { "id": "AA", "rawId": "AA", "type": "public-key",
+        "response": { "authenticatorData": "AA", "clientDataJSON": "AA", "signature": "AA" } } });
+
+    for _ in 0..20 {
+        post_json(&browser, "/login/passkey", Some(&token), &bogus)
+            .await
+            .assert_status(Status::BadRequest);
+    }
+    let limited = sign_in_with(&browser, &mut passkey).await;
+
+    limited.assert_status(Status::TooManyRequests);
+    assert!(!browser.is_signed_in().await);
+}
+
+#[rocket::async_test]
+async fn staff_see_a_users_passkeys_and_remove_them_on_the_record() {
+    let app = app()
+        .config("public_url", ORIGIN)
+        .config("staff_require_2fa", false)
+        .spawn()
+        .await;
+    let alice = app.signed_up("alice").await;
+    let mut passkey = add_passkey(&alice, "Alice's phone").await;
+    let id = owner_passkey_id(&app).await;
+    app.signed_up("bob").await;
+    let staff = app.signed_up("sam").await;
+    app.execute("UPDATE users SET is_staff = true WHERE username = 'sam'")
+        .await;
+    let alice_id = gatehouse::accounts::entity::find_by_login(&app.db, "alice")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let mails = app.count("outbox").await;
+    let bob_id = alice_id + 1;
+
+    let detail = staff.get(&format!("/admin/users/{alice_id}")).await;
+    detail.assert_status(Status::Ok);
+    assert!(detail.body.contains("Alice&#x27;s phone") || detail.body.contains("Alice's phone"));
+    let wrong_user = staff
+        .submit(&format!("/admin/users/{bob_id}/passkeys/{id}/delete"), &[])
+        .await;
+    wrong_user.assert_status(Status::NotFound);
+    assert_eq!(app.count("passkeys").await, 1);
+    let removed = staff
+        .submit(
+            &format!("/admin/users/{alice_id}/passkeys/{id}/delete"),
+            &[],
+        )
+        .await;
+
+    removed.assert_redirect(&format!("/admin/users/{alice_id}"));
+    assert_eq!(app.count("passkeys").await, 0);
+    let event = last_event(&app, "passkey_removed").await.unwrap();
+    assert!(event.contains(r#""by":"sam""#), "{event}");
+    assert_eq!(app.count("outbox").await, mails + 1);
+    let member = app.browser();
+    sign_in_with(&member, &mut passkey)
+        .await
+        .assert_status(Status::BadRequest);
+    let not_staff = alice
+        .submit(
+            &format!("/admin/users/{alice_id}/passkeys/{id}/delete"),
+            &[],
+        )
+        .await;
+    assert!(not_staff.status.code >= 400 && not_staff.status.code < 500);
+}
