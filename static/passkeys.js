@@ -169,7 +169,9 @@
           })
           .then(function (credential) { return credential && finish(credential); })
           .catch(function (error) {
-            if (!signal.aborted) {
+            // Quiet unless the server refused a passkey the person chose:
+            // the offer is ended by the button, by leaving, or by browsers.
+            if (!signal.aborted && error && error.name === "Error") {
               say(signInStatus, problem(error));
             }
           });

@@ -359,9 +359,10 @@ fn networks(key: &str, list: &[String]) -> Result<Vec<ipnet::IpNet>, ConfigError
         .collect()
 }
 
-/// Pages load only this site's stylesheet and images (the QR code is a
-/// `data:` image); nothing may frame them; forms post here, or lead to an
-/// OAuth provider's authorization page.
+/// Pages load only this site's stylesheet, scripts and images (the QR
+/// code is a `data:` image); scripts fetch only from this site (the
+/// passkey ceremonies); nothing may frame them; forms post here, or lead
+/// to an OAuth provider's authorization page.
 fn content_security_policy(providers: &[providers::Provider]) -> String {
     let mut form_action = vec!["'self'"];
     for provider in providers {
@@ -370,7 +371,8 @@ fn content_security_policy(providers: &[providers::Provider]) -> String {
         }
     }
     format!(
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action {}; \
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+         connect-src 'self'; form-action {}; \
          frame-ancestors 'none'; base-uri 'none'",
         form_action.join(" ")
     )
