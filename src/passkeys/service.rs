@@ -191,12 +191,7 @@ pub async fn finish_registration(
         .transports
         .iter()
         .flatten()
-        .map(|t| {
-            serde_json::to_value(t)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-        })
-        .flatten()
+        .filter_map(|t| serde_json::to_value(t).ok()?.as_str().map(str::to_owned))
         .collect::<Vec<_>>()
         .join(",");
     let txn = db.begin().await?;
@@ -287,10 +282,13 @@ pub async fn remove(
     id: i32,
     staff: Option<&user::Model>,
 ) -> Result<bool, PasskeyError> {
-    let txn = db.begin().await?;
-    let Some(found) = passkey::find_for_owner(&txn, account.id, id).await? else {
+    let Some(found) = passkey::find_for_owner(db, account.id, id).await? else {
         return Ok(false);
     };
+    // The transaction starts with its write: on SQLite, one that read
+    // first could not write after another connection had (the mail
+    // worker's, say), and would fail instead of waiting its turn.
+    let txn = db.begin().await?;
     if !passkey::delete(&txn, account.id, id).await? {
         return Ok(false);
     }

@@ -467,14 +467,17 @@ async fn a_removed_passkey_no_longer_signs_in() {
     assert!(!browser.is_signed_in().await);
 }
 
-async fn owner_passkey_id(app: &TestApp) -> i32 {
+async fn stored_passkey(app: &TestApp) -> gatehouse::passkeys::entity::Model {
     use sea_orm::EntityTrait as _;
     gatehouse::passkeys::entity::Entity::find()
         .one(&app.db)
         .await
         .unwrap()
         .unwrap()
-        .id
+}
+
+async fn owner_passkey_id(app: &TestApp) -> i32 {
+    stored_passkey(app).await.id
 }
 
 #[rocket::async_test]
