@@ -174,7 +174,8 @@ impl Chrome {
         .await;
     }
 
-    async fn cdp(&self, cmd: &str, params: Value) -> Value {
+    /// Runs a Chrome DevTools Protocol command.
+    pub async fn cdp(&self, cmd: &str, params: Value) -> Value {
         self.session_call(
             "POST",
             "/goog/cdp/execute",

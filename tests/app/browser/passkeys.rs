@@ -1,6 +1,8 @@
 //! Passkeys in Chromium with its virtual authenticator: added on the
 //! passkeys page and used to sign in, clicked as a person would.
 
+use serde_json::json;
+
 use super::driver::Chrome;
 use super::{browser_available, sign_out, sign_up};
 use crate::socket::Served;
@@ -35,6 +37,14 @@ async fn a_passkey_is_added_on_the_page_and_signs_in_alone() {
     let problems = super::pages::check_here(&chrome, "user", "/account/passkeys one").await;
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 
+    // The button, in a browser that offers no passkeys in the username
+    // field (so nothing but the click can sign in).
+    let no_offer = chrome
+        .cdp(
+            "Page.addScriptToEvaluateOnNewDocument",
+            json!({ "source": "PublicKeyCredential.isConditionalMediationAvailable = () => Promise.resolve(false);" }),
+        )
+        .await;
     sign_out(&chrome).await;
     chrome.goto(&served.url("/login")).await;
     chrome
@@ -49,11 +59,31 @@ async fn a_passkey_is_added_on_the_page_and_signs_in_alone() {
     );
     assert!(chrome.text(".flash").await.contains("Signed in as alice"));
     chrome.goto(&served.url("/account/security")).await;
-    assert!(chrome.text("main").await.contains("with a passkey"));
+    assert!(
+        chrome
+            .text("main")
+            .await
+            .contains("Signed in with a passkey")
+    );
+
+    // The browser's own offer in the username field (conditional
+    // mediation), which Chromium's virtual authenticator accepts at once.
+    chrome
+        .cdp(
+            "Page.removeScriptToEvaluateOnNewDocument",
+            json!({ "identifier": no_offer["identifier"] }),
+        )
+        .await;
+    sign_out(&chrome).await;
+    chrome.goto(&served.url("/login")).await;
+    chrome
+        .wait_for("return location.pathname === '/account';")
+        .await;
+    assert!(chrome.text(".flash").await.contains("Signed in as alice"));
 }
 
 #[rocket::async_test]
-async fn without_javascript_support_for_passkeys_the_buttons_stay_hidden() {
+async fn in_a_browser_without_webauthn_the_passkey_button_stays_hidden() {
     if !browser_available() {
         return;
     }
@@ -67,7 +97,7 @@ async fn without_javascript_support_for_passkeys_the_buttons_stay_hidden() {
             "delete window.PublicKeyCredential; document.querySelector('[data-passkey-sign-in]').hidden = true; \
              const s = document.createElement('script'); s.src = document.querySelector('script[src*=passkeys]').src; \
              document.body.appendChild(s); return true;",
-            serde_json::json!([]),
+            json!([]),
         )
         .await;
     chrome
@@ -77,7 +107,7 @@ async fn without_javascript_support_for_passkeys_the_buttons_stay_hidden() {
     let hidden = chrome
         .run(
             "return document.querySelector('[data-passkey-sign-in]').hidden;",
-            serde_json::json!([]),
+            json!([]),
         )
         .await;
     assert_eq!(hidden.as_bool(), Some(true));
