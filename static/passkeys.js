@@ -1,7 +1,7 @@
 // Passkeys (WebAuthn) for the pages that offer them: adding one on
 // /account/passkeys, signing in with one on /login (a button, and the
-// browser's own offer in the username field), and using one as the second
-// factor on /login/2fa. The pages work without this file; it only shows
+// browser's own offer in the username field), using one as the second
+// factor on /login/2fa, and confirming it is you on /account/confirm. The pages work without this file; it only shows
 // the passkey controls, which stay hidden without it. Loaded from /static
 // so the CSP can stay `script-src 'self'`.
 (function () {
@@ -86,6 +86,14 @@
       headers: { "Content-Type": "application/json", "X-CSRF-Token": csrfToken() },
       body: JSON.stringify(body)
     }).then(function (response) {
+      // A guard sent the browser elsewhere (to confirm it is you, or to
+      // sign in): go there, as a form post would have.
+      if (response.redirected) {
+        window.location.assign(response.url);
+        var moved = new Error("");
+        moved.name = "Redirected";
+        throw moved;
+      }
       return response.json().catch(function () { return {}; }).then(function (data) {
         if (!response.ok) {
           throw new Error(data.error || "Something went wrong. Reload the page and try again.");
@@ -96,6 +104,9 @@
   }
 
   function say(status, message) {
+    if (message === null) {
+      return;
+    }
     status.textContent = message;
     status.hidden = !message;
   }
@@ -103,6 +114,9 @@
   // A refusal by the person or the browser (cancelled, timed out) is not
   // an error worth more than a short note.
   function problem(error) {
+    if (error && error.name === "Redirected") {
+      return null;
+    }
     if (error && (error.name === "NotAllowedError" || error.name === "AbortError")) {
       return "The passkey request was cancelled or timed out.";
     }
@@ -211,6 +225,25 @@
         })
         .then(function (data) { window.location.assign(data.redirect); })
         .catch(function (error) { say(secondStatus, problem(error)); });
+    });
+  }
+  // --- confirming it is you ----------------------------------------------
+  var confirm = document.querySelector("[data-passkey-confirm]");
+  if (confirm) {
+    var confirmStatus = document.getElementById("passkey-confirm-status");
+    var confirmNext = confirm.getAttribute("data-next") || null;
+    confirm.hidden = false;
+    document.getElementById("passkey-confirm").addEventListener("click", function () {
+      say(confirmStatus, "");
+      post("/account/confirm/passkey/options", {})
+        .then(function (options) {
+          return navigator.credentials.get({ publicKey: requestOptions(options) });
+        })
+        .then(function (credential) {
+          return post("/account/confirm/passkey", { credential: credentialJson(credential), next: confirmNext });
+        })
+        .then(function (data) { window.location.assign(data.redirect); })
+        .catch(function (error) { say(confirmStatus, problem(error)); });
     });
   }
 })();

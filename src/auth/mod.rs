@@ -16,9 +16,11 @@ pub mod csrf;
 pub mod device;
 pub mod ended;
 pub mod guards;
+pub mod next;
 pub mod oauth_flow;
 pub mod password;
 pub mod pending;
+pub mod reauth;
 pub mod recovery;
 pub mod refusal;
 pub mod session;
@@ -29,5 +31,6 @@ pub mod verification;
 
 pub use client::ClientInfo;
 pub use guards::{CurrentUser, Member, Staff, Superuser};
+pub use reauth::Recent;
 pub use session::{Authenticated, Credential, current};
 pub use state::AppState;

@@ -37,6 +37,9 @@ pub struct AppConfig {
     pub password_reset: time::Duration,
     /// How long other emailed links work (`email_link_hours`).
     pub email_link: time::Duration,
+    /// How long a sign-in or confirmation lets a session take sensitive
+    /// actions (`reauth_minutes`).
+    pub reauth: time::Duration,
     pub jwt_issuer: String,
     pub jwt_audience: String,
     pub staff_require_2fa: bool,
@@ -151,6 +154,7 @@ struct RawConfig {
     password_min_length: u32,
     password_reset_minutes: u32,
     email_link_hours: u32,
+    reauth_minutes: u32,
     jwt_issuer: Option<String>,
     jwt_audience: Option<String>,
     staff_require_2fa: bool,
@@ -179,6 +183,7 @@ impl Default for RawConfig {
             password_min_length: 12,
             password_reset_minutes: 30,
             email_link_hours: 24,
+            reauth_minutes: 10,
             jwt_issuer: None,
             jwt_audience: None,
             staff_require_2fa: true,
@@ -246,6 +251,7 @@ impl AppConfig {
         let session_max = time::Duration::days(positive("session_max_days", raw.session_max_days)?);
         let remember_me = time::Duration::days(positive("remember_me_days", raw.remember_me_days)?);
         positive("jwt_ttl_seconds", raw.jwt_ttl_seconds)?;
+        let reauth = time::Duration::minutes(positive("reauth_minutes", raw.reauth_minutes)?);
         if !(8..=128).contains(&raw.password_min_length) {
             return Err(ConfigError::new(
                 "password_min_length",
@@ -312,6 +318,7 @@ impl AppConfig {
             password_min_length: raw.password_min_length as usize,
             password_reset,
             email_link,
+            reauth,
             staff_require_2fa: raw.staff_require_2fa,
             argon2: raw.argon2,
             oauth,

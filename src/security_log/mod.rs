@@ -39,12 +39,14 @@ pub enum EventKind {
     RolesChanged,
     AllSessionsRevokedByStaff,
     AccountDeleted,
+    Reauthenticated,
+    ReauthenticationFailed,
     PasskeyAdded,
     PasskeyRemoved,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 23] = [
+    pub const ALL: [EventKind; 25] = [
         EventKind::SignIn,
         EventKind::SignInFailed,
         EventKind::SignOut,
@@ -66,6 +68,8 @@ impl EventKind {
         EventKind::RolesChanged,
         EventKind::AllSessionsRevokedByStaff,
         EventKind::AccountDeleted,
+        EventKind::Reauthenticated,
+        EventKind::ReauthenticationFailed,
         EventKind::PasskeyAdded,
         EventKind::PasskeyRemoved,
     ];
@@ -94,6 +98,8 @@ impl EventKind {
             EventKind::RolesChanged => "roles_changed",
             EventKind::AllSessionsRevokedByStaff => "all_sessions_revoked",
             EventKind::AccountDeleted => "account_deleted",
+            EventKind::Reauthenticated => "reauthenticated",
+            EventKind::ReauthenticationFailed => "reauthentication_failed",
             EventKind::PasskeyAdded => "passkey_added",
             EventKind::PasskeyRemoved => "passkey_removed",
         }
@@ -123,6 +129,8 @@ impl EventKind {
             EventKind::RolesChanged => "Roles changed",
             EventKind::AllSessionsRevokedByStaff => "All sessions ended",
             EventKind::AccountDeleted => "Deleted an account",
+            EventKind::Reauthenticated => "Confirmed it was you",
+            EventKind::ReauthenticationFailed => "Failed confirmation",
             EventKind::PasskeyAdded => "Passkey added",
             EventKind::PasskeyRemoved => "Passkey removed",
         }

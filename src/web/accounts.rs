@@ -15,7 +15,7 @@ use crate::auth::csrf::{CsrfForm, NoFields};
 use crate::auth::ended;
 use crate::auth::password::{self, PasswordChange, PasswordChangeError};
 use crate::auth::sign_in::{self, Holder, NewAccount, Outcome, Refusal};
-use crate::auth::{AppState, ClientInfo, CurrentUser, session};
+use crate::auth::{AppState, ClientInfo, CurrentUser, reauth, session};
 use crate::error::AppError;
 
 pub fn routes() -> Vec<rocket::Route> {
@@ -198,9 +198,21 @@ async fn change_password(
 ) -> Result<FormResponse, AppError> {
     let form = form.0;
     let user = &current.user;
-    // An account made through OAuth has no password yet and may set one.
-    let confirmed = user.password_hash.is_none()
-        || sign_in::confirm_password(&app, &client, &current, form.current_password).await?;
+    // An account made through OAuth has no password yet and may set its
+    // first one, but only from a session its provider vouched for lately:
+    // a stale session (a browser left signed in) confirms first.
+    let confirmed = match user.password_hash {
+        None if !reauth::is_recent(app.config, app.clock.now(), &current) => {
+            return Ok(FormResponse::Redirect(Flash::error(
+                Redirect::to(reauth::confirm_uri(Some("/account"))),
+                "Please confirm it is you to set a password.",
+            )));
+        }
+        None => true,
+        Some(_) => {
+            sign_in::confirm_password(&app, &client, &current, form.current_password).await?
+        }
+    };
     let change = PasswordChange {
         confirmed,
         new_password: form.new_password,

@@ -14,7 +14,7 @@ use crate::accounts::entity as user;
 use crate::admin::staff::{self, Acting};
 use crate::admin::stats;
 use crate::auth::csrf::{CsrfForm, NoFields};
-use crate::auth::{AppState, ClientInfo, CurrentUser, Staff, Superuser};
+use crate::auth::{AppState, ClientInfo, CurrentUser, Recent, Staff, Superuser};
 use crate::error::AppError;
 use crate::security_log::entity as event;
 use crate::sessions::store;
@@ -234,6 +234,7 @@ pub struct ActiveForm {
 #[post("/admin/users/<id>/active", data = "<form>")]
 async fn set_active(
     staff: Staff,
+    _recent: Recent,
     id: i32,
     form: CsrfForm<ActiveForm>,
     app: AppState<'_>,
@@ -259,6 +260,7 @@ async fn set_active(
 #[post("/admin/users/<id>/sessions/revoke", data = "<_form>")]
 async fn revoke_sessions(
     staff: Staff,
+    _recent: Recent,
     id: i32,
     _form: CsrfForm<NoFields>,
     app: AppState<'_>,
@@ -280,6 +282,7 @@ async fn revoke_sessions(
 #[post("/admin/users/<id>/password-reset", data = "<_form>")]
 async fn send_password_reset(
     staff: Staff,
+    _recent: Recent,
     id: i32,
     _form: CsrfForm<NoFields>,
     app: AppState<'_>,
@@ -297,6 +300,7 @@ async fn send_password_reset(
 #[post("/admin/users/<id>/passkeys/<passkey_id>/delete", data = "<_form>")]
 async fn remove_passkey(
     staff: Staff,
+    _recent: Recent,
     id: i32,
     passkey_id: i32,
     _form: CsrfForm<NoFields>,
@@ -323,6 +327,7 @@ pub struct RolesForm {
 #[post("/admin/users/<id>/roles", data = "<form>")]
 async fn set_roles(
     superuser: Superuser,
+    _recent: Recent,
     id: i32,
     form: CsrfForm<RolesForm>,
     app: AppState<'_>,
@@ -343,6 +348,7 @@ pub struct DeleteForm<'r> {
 #[post("/admin/users/<id>/delete", data = "<form>")]
 async fn delete_user(
     superuser: Superuser,
+    _recent: Recent,
     id: i32,
     form: CsrfForm<DeleteForm<'_>>,
     app: AppState<'_>,

@@ -1,7 +1,8 @@
 //! `/account/passkeys` (list, add, rename, remove) and the JSON endpoints
 //! that `static/passkeys.js` calls to run WebAuthn ceremonies: adding a
-//! passkey, signing in with one from `/login`, and using one as the second
-//! factor at `/login/2fa`. The JSON endpoints take the page's CSRF token
+//! passkey, signing in with one from `/login`, using one as the second
+//! factor at `/login/2fa`, and confirming with one at `/account/confirm`.
+//! Adding and removing need a recent confirmation ([`Recent`]). The JSON endpoints take the page's CSRF token
 //! in `X-CSRF-Token` ([`CsrfJson`]) and answer JSON; refusals say little.
 
 use rocket::form::FromForm;
@@ -17,8 +18,9 @@ use serde_json::{Value, json};
 use super::page::Page;
 use super::safe_next;
 use crate::auth::csrf::{CsrfForm, CsrfJson, NoFields};
+use crate::auth::reauth::{self, Proof};
 use crate::auth::sign_in::{self, DEACTIVATED, Outcome, Refusal};
-use crate::auth::{AppState, ClientInfo, CurrentUser};
+use crate::auth::{AppState, ClientInfo, CurrentUser, Recent};
 use crate::error::AppError;
 use crate::passkeys::entity as passkey;
 use crate::passkeys::service::{self, PasskeyError};
@@ -35,6 +37,8 @@ pub fn routes() -> Vec<rocket::Route> {
         passkey_sign_in,
         second_factor_options,
         second_factor,
+        confirm_options,
+        confirm,
     ]
 }
 
@@ -142,6 +146,7 @@ async fn passkeys_page(
 #[post("/account/passkeys/options", data = "<_body>")]
 async fn registration_options(
     current: CurrentUser,
+    _recent: Recent,
     _body: CsrfJson<Empty>,
     app: AppState<'_>,
 ) -> JsonAnswer {
@@ -152,6 +157,7 @@ async fn registration_options(
 #[post("/account/passkeys", data = "<body>")]
 async fn add_passkey(
     current: CurrentUser,
+    _recent: Recent,
     body: CsrfJson<NewPasskey>,
     app: AppState<'_>,
     client: ClientInfo,
@@ -211,6 +217,7 @@ const REMOVED: &str = "The passkey was removed. It no longer signs in.";
 #[post("/account/passkeys/<id>/delete", format = "form", data = "<_form>")]
 async fn remove_passkey(
     current: CurrentUser,
+    _recent: Recent,
     id: i32,
     _form: CsrfForm<NoFields>,
     app: AppState<'_>,
@@ -228,6 +235,7 @@ async fn remove_passkey(
 )]
 async fn remove_passkey_json(
     current: CurrentUser,
+    _recent: Recent,
     id: i32,
     _body: CsrfJson<Empty>,
     app: AppState<'_>,
@@ -301,4 +309,34 @@ async fn second_factor(
 ) -> JsonAnswer {
     let credential = body.0.credential;
     signed_in_answer(sign_in::second_step_passkey(&app, &client, cookies, credential).await?)
+}
+
+#[post("/account/confirm/passkey/options", data = "<_body>")]
+async fn confirm_options(
+    current: CurrentUser,
+    _body: CsrfJson<Empty>,
+    app: AppState<'_>,
+) -> JsonAnswer {
+    match reauth::passkey_options(&app, &current).await? {
+        Some(options) => Ok(Either::Right(Custom(Status::Ok, Json(options)))),
+        None => refused(Status::Conflict, "Your account has no passkeys."),
+    }
+}
+
+/// A passkey confirming it is the account's holder (`/account/confirm`);
+/// then on to `next`.
+#[post("/account/confirm/passkey", data = "<body>")]
+async fn confirm(
+    current: CurrentUser,
+    body: CsrfJson<PasskeyAnswer>,
+    app: AppState<'_>,
+    client: ClientInfo,
+) -> JsonAnswer {
+    let PasskeyAnswer { credential, next } = body.0;
+    let proof = Proof::Passkey(credential);
+    if !reauth::confirm(&app, &client, &current, proof).await? {
+        return refused(Status::BadRequest, NOT_ACCEPTED);
+    }
+    let next = next.as_deref().and_then(safe_next).unwrap_or("/account");
+    go_to(next, "Thank you: you can go on.".to_owned())
 }

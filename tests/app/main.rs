@@ -27,6 +27,7 @@ mod oauth_provider;
 mod operations;
 mod passkeys;
 mod rate_limits;
+mod reauth;
 mod recovery;
 mod sessions;
 mod socket;

@@ -880,3 +880,137 @@ async fn staff_see_a_users_passkeys_and_remove_them_on_the_record() {
         .await;
     assert!(not_staff.status.code >= 400 && not_staff.status.code < 500);
 }
+
+/// Past the reauthentication window (`reauth_minutes`, 10 by default).
+fn go_stale(app: &TestApp) {
+    app.clock.advance(time::Duration::minutes(11));
+}
+
+fn confirm_for(next: &str) -> String {
+    format!(
+        "/account/confirm?next={}",
+        rocket::http::RawStr::new(next).percent_encode()
+    )
+}
+
+#[rocket::async_test]
+async fn adding_and_removing_need_a_recent_confirmation_and_change_nothing_without() {
+    let app = spawn().await;
+    let browser = app.signed_up("alice").await;
+    add_passkey(&browser, "Phone").await;
+    let id = owner_passkey_id(&app).await;
+    let token = meta_token(&browser, "/account/passkeys").await;
+    go_stale(&app);
+    browser.set_header("Referer", &format!("{ORIGIN}/account/passkeys"));
+
+    let options = post_json(
+        &browser,
+        "/account/passkeys/options",
+        Some(&token),
+        &json!({}),
+    )
+    .await;
+    let body = json!({ "name": "x", "credential": {} });
+    let added = post_json(&browser, "/account/passkeys", Some(&token), &body).await;
+    let removed = browser
+        .submit(&format!("/account/passkeys/{id}/delete"), &[])
+        .await;
+    let path = format!("/account/passkeys/{id}/delete");
+    let removed_json = post_json(&browser, &path, Some(&token), &json!({})).await;
+
+    for response in [options, added, removed, removed_json] {
+        response.assert_redirect(&confirm_for("/account/passkeys"));
+    }
+    assert_eq!(app.count("passkeys").await, 1);
+    assert_eq!(app.count("passkey_challenges").await, 0);
+    // Renaming changes nothing about how the account is protected.
+    browser
+        .submit(
+            &format!("/account/passkeys/{id}/rename"),
+            &[("name", "Old phone")],
+        )
+        .await
+        .assert_redirect("/account/passkeys");
+}
+
+/// A passkey check at `/account/confirm`, answered by `passkey`.
+async fn confirm_with(
+    browser: &Browser<'_>,
+    passkey: &mut SoftPasskey,
+    next: &str,
+) -> TestResponse {
+    let token = meta_token(browser, &confirm_for(next)).await;
+    let options = ok_json(
+        browser,
+        "/account/confirm/passkey/options",
+        &token,
+        &json!({}),
+    )
+    .await;
+    let body = json!({ "credential": passkey.assert(&options), "next": next });
+    post_json(browser, "/account/confirm/passkey", Some(&token), &body).await
+}
+
+#[rocket::async_test]
+async fn a_passkey_confirms_it_is_you() {
+    let app = spawn().await;
+    let browser = app.signed_up("alice").await;
+    let mut passkey = add_passkey(&browser, "Phone").await;
+    go_stale(&app);
+
+    let page = browser.get(&confirm_for("/account/passkeys")).await;
+    assert!(page.body.contains("Confirm with a passkey"));
+    let confirmed = confirm_with(&browser, &mut passkey, "/account/passkeys").await;
+
+    confirmed.assert_status(Status::Ok);
+    assert_eq!(confirmed.json()["redirect"], "/account/passkeys");
+    let detail = last_event(&app, "reauthenticated").await.unwrap();
+    assert!(detail.contains("passkey"), "{detail}");
+    add_passkey(&browser, "Laptop").await;
+    assert_eq!(app.count("passkeys").await, 2);
+}
+
+#[rocket::async_test]
+async fn another_users_passkey_does_not_confirm() {
+    let app = spawn().await;
+    let alice = app.signed_up("alice").await;
+    add_passkey(&alice, "Alice's").await;
+    let mallory = app.signed_up("mallory").await;
+    let mut mallorys = add_passkey(&mallory, "Mallory's").await;
+    go_stale(&app);
+
+    let refused = confirm_with(&alice, &mut mallorys, "/account/passkeys").await;
+
+    refused.assert_status(Status::BadRequest);
+    assert!(last_event(&app, "reauthentication_failed").await.is_some());
+    let token = meta_token(&alice, "/account/passkeys").await;
+    alice.set_header("Referer", &format!("{ORIGIN}/account/passkeys"));
+    post_json(
+        &alice,
+        "/account/passkeys/options",
+        Some(&token),
+        &json!({}),
+    )
+    .await
+    .assert_redirect(&confirm_for("/account/passkeys"));
+}
+
+#[rocket::async_test]
+async fn the_confirm_page_offers_no_passkey_to_an_account_without_one() {
+    let app = spawn().await;
+    let browser = app.signed_up("alice").await;
+    go_stale(&app);
+    let token = meta_token(&browser, "/account/confirm").await;
+
+    let page = browser.get("/account/confirm").await;
+    let options = post_json(
+        &browser,
+        "/account/confirm/passkey/options",
+        Some(&token),
+        &json!({}),
+    )
+    .await;
+
+    assert!(!page.body.contains("Confirm with a passkey"));
+    options.assert_status(Status::Conflict);
+}
