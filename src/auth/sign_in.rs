@@ -24,6 +24,7 @@ use crate::accounts::entity as user;
 use crate::accounts::password::Password;
 use crate::accounts::service::{self as accounts, RegisterError, Registration, Roles};
 use crate::api_keys::scope::Scopes;
+use crate::config::limit::Limit;
 use crate::error::{AppError, FormErrors};
 use crate::oauth::Provider;
 use crate::oauth::client::Identity;
@@ -331,6 +332,33 @@ pub async fn with_provider<'a>(
         return Ok(Outcome::NeedsSecondFactor);
     }
     finish(app, client, holder, &user, &provider.name).await
+}
+
+/// Passkey challenges one address may ask for before signing in: each is
+/// a stored row until it is answered or swept, so a flood of requests
+/// must not grow the table unchecked. A sign-in page asks for one.
+const PASSKEY_CHALLENGES_PER_IP: Limit = Limit::new(60, 60);
+
+/// Counts a request for a sign-in passkey challenge against the client's
+/// address; over the limit it is refused (429).
+pub async fn count_passkey_challenge(
+    app: &AppState<'_>,
+    client: &ClientInfo,
+) -> Result<(), AppError> {
+    let Some(ip) = client.ip_string() else {
+        return Ok(());
+    };
+    let counter = [app
+        .limiter
+        .counter("passkey_challenge:ip", &ip, PASSKEY_CHALLENGES_PER_IP)];
+    match app
+        .limiter
+        .count_and_check(app.clock.now(), &counter)
+        .await?
+    {
+        Some(retry_after) => Err(AppError::TooManyRequests { retry_after }),
+        None => Ok(()),
+    }
 }
 
 /// The method a passkey sign-in records, alone or as a second factor.

@@ -246,7 +246,12 @@ async fn remove_passkey_json(
 }
 
 #[post("/login/passkey/options", data = "<_body>")]
-async fn sign_in_options(_body: CsrfJson<Empty>, app: AppState<'_>) -> JsonAnswer {
+async fn sign_in_options(
+    _body: CsrfJson<Empty>,
+    app: AppState<'_>,
+    client: ClientInfo,
+) -> JsonAnswer {
+    sign_in::count_passkey_challenge(&app, &client).await?;
     options_answer(service::begin_sign_in(app.db, app.config, app.clock.now()).await)
 }
 
@@ -289,8 +294,10 @@ async fn passkey_sign_in(
 async fn second_factor_options(
     _body: CsrfJson<Empty>,
     app: AppState<'_>,
+    client: ClientInfo,
     cookies: &CookieJar<'_>,
 ) -> JsonAnswer {
+    sign_in::count_passkey_challenge(&app, &client).await?;
     match sign_in::second_step_passkey_options(&app, cookies).await? {
         Some(options) => Ok(Either::Right(Custom(Status::Ok, Json(options)))),
         None => refused(

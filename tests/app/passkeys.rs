@@ -1014,3 +1014,22 @@ async fn the_confirm_page_offers_no_passkey_to_an_account_without_one() {
     assert!(!page.body.contains("Confirm with a passkey"));
     options.assert_status(Status::Conflict);
 }
+
+#[rocket::async_test]
+async fn one_address_gets_a_bounded_number_of_sign_in_challenges() {
+    let app = spawn().await;
+    let browser = app.browser();
+    let token = meta_token(&browser, "/login").await;
+
+    for _ in 0..60 {
+        ok_json(&browser, "/login/passkey/options", &token, &json!({})).await;
+    }
+    let refused = post_json(&browser, "/login/passkey/options", Some(&token), &json!({})).await;
+
+    refused.assert_status(Status::TooManyRequests);
+    assert_eq!(app.count("passkey_challenges").await, 60);
+    let elsewhere = app.browser();
+    elsewhere.set_remote("198.51.100.9:40000");
+    let token = meta_token(&elsewhere, "/login").await;
+    ok_json(&elsewhere, "/login/passkey/options", &token, &json!({})).await;
+}
