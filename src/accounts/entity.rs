@@ -123,26 +123,6 @@ pub fn email_key(email: &str) -> String {
     caseless::default_case_fold_str(&decomposed).nfc().collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::email_key;
-
-    #[test]
-    fn spellings_of_one_address_share_a_key() {
-        for (a, b) in [
-            ("straße@x.de", "STRASSE@x.de"),
-            ("Ü@BÜCHER.DE", "ü@bücher.de"),
-            ("cafe\u{301}@x.fr", "CAFÉ@X.FR"),
-            ("ﬁx@x.org", "FIX@x.org"),
-            ("ΣΊΣΥΦΟΣ@x.gr", "σίσυφος@x.gr"),
-        ] {
-            assert_eq!(email_key(a), email_key(b), "{a} / {b}");
-        }
-        assert_ne!(email_key("a@x.de"), email_key("b@x.de"));
-        assert_eq!(email_key("STRASSE@X.DE"), "strasse@x.de");
-    }
-}
-
 /// The user whose username or email is `login`, ignoring case. A username
 /// cannot contain `@` and an email must, so at most one user matches.
 pub async fn find_by_login(db: &impl ConnectionTrait, login: &str) -> Result<Option<Model>, DbErr> {
@@ -297,4 +277,24 @@ pub async fn lock_and_find(
 pub async fn delete_by_id(db: &impl ConnectionTrait, user_id: i32) -> Result<(), DbErr> {
     Entity::delete_by_id(user_id).exec(db).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::email_key;
+
+    #[test]
+    fn spellings_of_one_address_share_a_key() {
+        for (a, b) in [
+            ("straße@x.de", "STRASSE@x.de"),
+            ("Ü@BÜCHER.DE", "ü@bücher.de"),
+            ("cafe\u{301}@x.fr", "CAFÉ@X.FR"),
+            ("ﬁx@x.org", "FIX@x.org"),
+            ("ΣΊΣΥΦΟΣ@x.gr", "σίσυφος@x.gr"),
+        ] {
+            assert_eq!(email_key(a), email_key(b), "{a} / {b}");
+        }
+        assert_ne!(email_key("a@x.de"), email_key("b@x.de"));
+        assert_eq!(email_key("STRASSE@X.DE"), "strasse@x.de");
+    }
 }
