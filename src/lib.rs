@@ -44,6 +44,8 @@ pub mod email;
 pub mod maintenance;
 /// OAuth providers, identities and linked accounts.
 pub mod oauth;
+/// Passkeys: WebAuthn credentials and the challenges of their ceremonies.
+pub mod passkeys;
 /// Shared rate limits (database or Redis).
 pub mod rate_limit;
 /// The security log: what happened to an account, recorded by services.

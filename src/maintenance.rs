@@ -1,8 +1,8 @@
 //! Housekeeping in the background: a fairing that, once Rocket is up,
 //! spawns a Tokio interval task deleting what has expired: sessions past
 //! their end (or idle past `session_idle_minutes`), security events past
-//! `security_log_retention_days`, and rate-limit windows that no longer
-//! count. Every instance may run it; the deletes are idempotent.
+//! `security_log_retention_days`, rate-limit windows that no longer
+//! count, and passkey challenges never answered. Every instance may run it; the deletes are idempotent.
 
 use rocket::fairing::AdHoc;
 use sea_orm::DatabaseConnection;
@@ -19,6 +19,7 @@ pub struct Swept {
     pub sessions: u64,
     pub security_events: u64,
     pub rate_limit_windows: u64,
+    pub passkey_challenges: u64,
 }
 
 /// One sweep, as of `now`.
@@ -33,10 +34,12 @@ pub async fn sweep(
     let security_events =
         crate::security_log::entity::delete_older_than(db, retention_cutoff).await?;
     let rate_limit_windows = limiter.sweep(now).await?;
+    let passkey_challenges = crate::passkeys::challenge::delete_expired(db, now).await?;
     Ok(Swept {
         sessions,
         security_events,
         rate_limit_windows,
+        passkey_challenges,
     })
 }
 

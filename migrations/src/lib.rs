@@ -17,7 +17,9 @@ mod m20261129_000021_email_key;
 mod m20261129_000022_email_tokens;
 mod m20261129_000023_email_verified;
 mod m20261129_000024_session_confirmed_at;
+mod m20261129_000025_email_key_case_folding;
 mod m20261129_000030_refresh_tokens;
+mod m20261129_000040_passkeys;
 
 pub struct Migrator;
 
@@ -38,7 +40,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000022_email_tokens::Migration),
             Box::new(m20261129_000023_email_verified::Migration),
             Box::new(m20261129_000024_session_confirmed_at::Migration),
+            Box::new(m20261129_000025_email_key_case_folding::Migration),
             Box::new(m20261129_000030_refresh_tokens::Migration),
+            Box::new(m20261129_000040_passkeys::Migration),
         ]
     }
 }

@@ -1,5 +1,5 @@
 //! What staff do to other accounts: (de)activate, end every session, set
-//! roles, delete, email a password-reset link. Each action checks who may act on whom, makes the
+//! roles, delete, email a password-reset link, remove a passkey. Each action checks who may act on whom, makes the
 //! change, and records it: in the account's log naming the staff member,
 //! or for a deletion (which takes the account's own log with it) in the
 //! acting staff member's log, naming the deleted account.
@@ -14,6 +14,7 @@ use crate::api_keys::entity as api_key;
 use crate::client::ClientInfo;
 use crate::config::AppConfig;
 use crate::error::AppError;
+use crate::passkeys::service::{self as passkeys, PasskeyError};
 use crate::security_log::{self, Event, EventKind};
 use crate::sessions::store;
 
@@ -173,6 +174,31 @@ pub async fn send_password_reset(
         user = account.id,
         by = acting.actor.id,
         "password-reset link sent by staff"
+    );
+    Ok(())
+}
+
+/// Removes `account`'s passkey `passkey_id`, recorded in its log naming
+/// the staff member, and mailed to the holder; 404 when the account has
+/// no such passkey.
+pub async fn remove_passkey(
+    acting: &Acting<'_>,
+    config: &AppConfig,
+    account: &user::Model,
+    passkey_id: i32,
+) -> Result<(), AppError> {
+    let (db, now, client) = (acting.db, acting.now, acting.client);
+    let staff = Some(acting.actor);
+    match passkeys::remove(db, config, now, client, account, passkey_id, staff).await {
+        Ok(true) => {}
+        Ok(false) => return Err(AppError::NotFound),
+        Err(PasskeyError::Failed(e)) => return Err(e),
+        Err(_) => return Err(AppError::NotFound),
+    }
+    tracing::info!(
+        user = account.id,
+        by = acting.actor.id,
+        "passkey removed by staff"
     );
     Ok(())
 }

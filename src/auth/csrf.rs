@@ -157,6 +157,75 @@ impl<'r, T: FromForm<'r>> FromData<'r> for CsrfForm<T> {
     }
 }
 
+/// The header that carries the token on JSON requests from `static/`
+/// scripts, which read it from the page's `<meta name="csrf-token">`.
+pub const HEADER: &str = "X-CSRF-Token";
+
+/// A JSON body from this site's own scripts, parsed as `T`, for the
+/// endpoints those scripts call. The CSRF token comes in the
+/// `X-CSRF-Token` header and is compared with the cookie's in constant
+/// time: missing or wrong is 403, as is a cross-site request. Another
+/// content type gets 415, a body over the `json` limit (or 64 KiB) 413,
+/// malformed JSON 400, and a string holding a control character, or a
+/// body not of `T`'s shape, 422.
+pub struct CsrfJson<T>(pub T);
+
+#[rocket::async_trait]
+impl<'r, T: serde::de::DeserializeOwned> FromData<'r> for CsrfJson<T> {
+    type Error = ();
+
+    async fn from_data(req: &'r Request<'_>, data: Data<'r>) -> DataOutcome<'r, Self> {
+        let Some(config) = req.rocket().state::<AppConfig>() else {
+            return DataOutcome::Error((Status::InternalServerError, ()));
+        };
+        let expected = req.cookies().get_private(&cookies::name(config, COOKIE));
+        let valid = match (expected, req.headers().get_one(HEADER)) {
+            (Some(cookie), Some(token)) if !token.is_empty() => {
+                crate::crypto::constant_time_eq(cookie.value().as_bytes(), token.as_bytes())
+            }
+            _ => false,
+        };
+        if is_cross_site(req, config) || !valid {
+            explain(req, FORGED);
+            return DataOutcome::Error((Status::Forbidden, ()));
+        }
+        if !req.content_type().is_some_and(|ct| ct.is_json()) {
+            return DataOutcome::Error((Status::UnsupportedMediaType, ()));
+        }
+        let limit = req.limits().get("json").unwrap_or_else(|| 64.kibibytes());
+        let body = match data.open(limit.min(64.kibibytes())).into_bytes().await {
+            Ok(body) if body.is_complete() => body.into_inner(),
+            Ok(_) => return DataOutcome::Error((Status::PayloadTooLarge, ())),
+            Err(_) => return DataOutcome::Error((Status::BadRequest, ())),
+        };
+        let Ok(value) = serde_json::from_slice::<serde_json::Value>(&body) else {
+            return DataOutcome::Error((Status::BadRequest, ()));
+        };
+        if has_control_string(&value) {
+            explain(req, CONTROL);
+            return DataOutcome::Error((Status::UnprocessableEntity, ()));
+        }
+        match serde_json::from_value(value) {
+            Ok(parsed) => DataOutcome::Success(CsrfJson(parsed)),
+            Err(_) => DataOutcome::Error((Status::UnprocessableEntity, ())),
+        }
+    }
+}
+
+/// True when a string anywhere in `value` (keys included) holds a control
+/// character.
+fn has_control_string(value: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match value {
+        Value::String(text) => text::has_control(text),
+        Value::Array(items) => items.iter().any(has_control_string),
+        Value::Object(map) => map
+            .iter()
+            .any(|(key, item)| text::has_control(key) || has_control_string(item)),
+        _ => false,
+    }
+}
+
 /// Splits and percent-decodes an `application/x-www-form-urlencoded` body.
 fn decode(body: &str) -> Option<Vec<(String, String)>> {
     Form::values(body)

@@ -13,6 +13,7 @@
 //! credential with nobody present, never counts as recent (403
 //! `reauthentication_required`).
 //!
+//! A password, a 2FA code or a passkey of the account confirms.
 //! Confirming counts failures against the session (and address), not the
 //! account, as every password confirmation does, so a stranger's guesses
 //! cannot lock the owner out; each confirmation and failure is logged.
@@ -20,7 +21,7 @@
 use rocket::http::{Method, Status};
 use rocket::outcome::try_outcome;
 use rocket::request::{FromRequest, Outcome, Request};
-use serde_json::json;
+use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use super::client::ClientInfo;
@@ -31,6 +32,8 @@ use super::{refusal, sign_in};
 use crate::clock::Clock;
 use crate::config::AppConfig;
 use crate::error::AppError;
+use crate::passkeys::challenge::Purpose;
+use crate::passkeys::service::{self as passkeys, PasskeyError};
 use crate::security_log::{self, Event, EventKind};
 use crate::sessions::store;
 use crate::two_factor::service as two_factor;
@@ -112,6 +115,8 @@ pub enum Proof<'a> {
     Password(&'a str),
     /// A TOTP code or a recovery code.
     Code(&'a str),
+    /// A browser's answer to a passkey check of the account.
+    Passkey(Value),
 }
 
 impl Proof<'_> {
@@ -119,6 +124,7 @@ impl Proof<'_> {
         match self {
             Proof::Password(_) => "password",
             Proof::Code(_) => "code",
+            Proof::Passkey(_) => "passkey",
         }
     }
 }
@@ -132,17 +138,18 @@ pub async fn confirm(
     current: &CurrentUser,
     proof: Proof<'_>,
 ) -> Result<bool, AppError> {
+    let method = proof.method();
     let confirmed = match proof {
         Proof::Password(input) => sign_in::confirm_password(app, client, current, input).await?,
         Proof::Code(input) => confirm_code(app, client, current, input).await?,
+        Proof::Passkey(credential) => confirm_passkey(app, client, current, credential).await?,
     };
     let kind = if confirmed {
         EventKind::Reauthenticated
     } else {
         EventKind::ReauthenticationFailed
     };
-    let event =
-        Event::new(current.user.id, kind, client).detail(json!({ "method": proof.method() }));
+    let event = Event::new(current.user.id, kind, client).detail(json!({ "method": method }));
     security_log::record(app.db, app.clock.now(), event).await;
     Ok(confirmed)
 }
@@ -169,6 +176,49 @@ async fn confirm_code(
     }
     mark_confirmed(app, current).await?;
     Ok(true)
+}
+
+/// The options of a passkey check to confirm `current`; None when the
+/// account has no passkeys (or the site offers none).
+pub async fn passkey_options(
+    app: &AppState<'_>,
+    current: &CurrentUser,
+) -> Result<Option<Value>, AppError> {
+    let (now, user_id) = (app.clock.now(), current.user.id);
+    match passkeys::begin_for_account(app.db, app.config, now, user_id, Purpose::Confirm).await {
+        Ok(options) => Ok(Some(options)),
+        Err(PasskeyError::Failed(e)) => Err(e),
+        Err(_) => Ok(None),
+    }
+}
+
+/// A passkey of the account, limited like a password confirmation (per
+/// session).
+async fn confirm_passkey(
+    app: &AppState<'_>,
+    client: &ClientInfo,
+    current: &CurrentUser,
+    credential: Value,
+) -> Result<bool, AppError> {
+    let counters = sign_in::confirm_counters(app, client, current);
+    let _turn = app.limiter.take_turn(&counters).await;
+    let now = app.clock.now();
+    if let Some(retry_after) = app.limiter.check(now, &counters).await? {
+        return Err(AppError::TooManyRequests { retry_after });
+    }
+    let (db, config, user_id) = (app.db, app.config, current.user.id);
+    match passkeys::finish_for_account(db, config, now, user_id, Purpose::Confirm, credential).await
+    {
+        Ok(_) => {
+            mark_confirmed(app, current).await?;
+            Ok(true)
+        }
+        Err(PasskeyError::Failed(e)) => Err(e),
+        Err(_) => {
+            app.limiter.hit(now, &counters).await?;
+            Ok(false)
+        }
+    }
 }
 
 /// Restarts the window of `current`'s session (none for an API key).

@@ -1,6 +1,6 @@
-//! The one sign-in flow. Every way in (the sign-in form, the token
-//! endpoint, the second step at `/login/2fa`, an OAuth provider, and a new
-//! account's first session) goes through these functions, which apply the
+//! The one sign-in flow. Every way in (the sign-in form, a passkey, the
+//! token endpoint, the second step at `/login/2fa` with a code or a
+//! passkey, an OAuth provider, and a new account's first session) goes through these functions, which apply the
 //! rate limits and lockout, check the second factor, create the session,
 //! update the last sign-in and record the events, and answer with an
 //! [`Outcome`] that the entry point only translates into a redirect, a
@@ -14,7 +14,7 @@
 //! costs a verification against a dummy hash, so timing does not tell.
 
 use rocket::http::CookieJar;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::client::ClientInfo;
 use super::device::{self, Device};
@@ -24,13 +24,16 @@ use crate::accounts::entity as user;
 use crate::accounts::password::Password;
 use crate::accounts::service::{self as accounts, RegisterError, Registration, Roles};
 use crate::api_keys::scope::Scopes;
+use crate::config::limit::Limit;
 use crate::error::{AppError, FormErrors};
 use crate::oauth::Provider;
 use crate::oauth::client::Identity;
 use crate::oauth::service::{self as oauth, LoginOutcome};
+use crate::passkeys::challenge;
+use crate::passkeys::service::{self as passkeys, PasskeyError};
 use crate::rate_limit::Counter;
 use crate::security_log::{self, Event, EventKind};
-use crate::two_factor::service::{self as two_factor, SecondFactor};
+use crate::two_factor::service as two_factor;
 
 /// Who will hold the session a sign-in makes.
 pub enum Holder<'a> {
@@ -140,7 +143,8 @@ pub async fn with_password(
         return Ok(Outcome::NeedsSecondFactor);
     };
     let failed = format!("{method}, second factor");
-    match second_factor(app, client, &user, device.as_ref(), code, &failed).await? {
+    let proof = Proof::Code(code);
+    match second_factor(app, client, &user, device.as_ref(), proof, &failed).await? {
         FactorCheck::Refused(refusal) => Ok(Outcome::Refused(refusal)),
         FactorCheck::Accepted(_) => finish(app, client, holder, &user, method).await,
     }
@@ -155,6 +159,52 @@ pub async fn second_step<'a>(
     client: &ClientInfo,
     cookies: &'a CookieJar<'a>,
     code: &str,
+) -> Result<Outcome, AppError> {
+    second_step_with(app, client, cookies, Proof::Code(code)).await
+}
+
+/// The second step at `/login/2fa` with a passkey of the pending sign-in's
+/// account instead of a code, under the same counters.
+pub async fn second_step_passkey<'a>(
+    app: &AppState<'_>,
+    client: &ClientInfo,
+    cookies: &'a CookieJar<'a>,
+    credential: Value,
+) -> Result<Outcome, AppError> {
+    second_step_with(app, client, cookies, Proof::Passkey(credential)).await
+}
+
+/// The options for a passkey check at `/login/2fa`, for the account of
+/// the browser's pending sign-in; None without one (or without passkeys).
+pub async fn second_step_passkey_options(
+    app: &AppState<'_>,
+    cookies: &CookieJar<'_>,
+) -> Result<Option<Value>, AppError> {
+    let now = app.clock.now();
+    let Some(waiting) = pending::current(cookies, app.config, now) else {
+        return Ok(None);
+    };
+    let purpose = challenge::Purpose::SecondFactor;
+    match passkeys::begin_for_account(app.db, app.config, now, waiting.user_id, purpose).await {
+        Ok(options) => Ok(Some(options)),
+        Err(PasskeyError::Failed(e)) => Err(e),
+        Err(_) => Ok(None),
+    }
+}
+
+/// A second factor as presented.
+enum Proof<'a> {
+    /// A TOTP or recovery code.
+    Code(&'a str),
+    /// A browser's answer to a passkey check.
+    Passkey(Value),
+}
+
+async fn second_step_with<'a>(
+    app: &AppState<'_>,
+    client: &ClientInfo,
+    cookies: &'a CookieJar<'a>,
+    proof: Proof<'_>,
 ) -> Result<Outcome, AppError> {
     let now = app.clock.now();
     let Some(waiting) = pending::current(cookies, app.config, now) else {
@@ -184,7 +234,7 @@ pub async fn second_step<'a>(
         client,
         &account,
         device.as_ref(),
-        code,
+        proof,
         "second factor",
     )
     .await?
@@ -199,7 +249,7 @@ pub async fn second_step<'a>(
         FactorCheck::Refused(refusal) => return Ok(Outcome::Refused(refusal)),
     };
     pending::clear(cookies, app.config);
-    let method = format!("{} + {}", waiting.method, factor.describe());
+    let method = format!("{} + {factor}", waiting.method);
     let holder = Holder::Browser {
         cookies,
         remember: waiting.remember,
@@ -286,6 +336,85 @@ pub async fn with_provider<'a>(
         return Ok(Outcome::NeedsSecondFactor);
     }
     finish(app, client, holder, &user, &provider.name).await
+}
+
+/// Passkey challenges one address may ask for before signing in: each is
+/// a stored row until it is answered or swept, so a flood of requests
+/// must not grow the table unchecked. A sign-in page asks for one.
+const PASSKEY_CHALLENGES_PER_IP: Limit = Limit::new(60, 60);
+
+/// Counts a request for a sign-in passkey challenge against the client's
+/// address; over the limit it is refused (429).
+pub async fn count_passkey_challenge(
+    app: &AppState<'_>,
+    client: &ClientInfo,
+) -> Result<(), AppError> {
+    let Some(ip) = client.ip_string() else {
+        return Ok(());
+    };
+    let counter = [app
+        .limiter
+        .counter("passkey_challenge:ip", &ip, PASSKEY_CHALLENGES_PER_IP)];
+    match app
+        .limiter
+        .count_and_check(app.clock.now(), &counter)
+        .await?
+    {
+        Some(retry_after) => Err(AppError::TooManyRequests { retry_after }),
+        None => Ok(()),
+    }
+}
+
+/// The method a passkey sign-in records, alone or as a second factor.
+const PASSKEY: &str = "passkey";
+
+/// A passkey on its own, from the sign-in page. It was made with user
+/// verification, so it proves both factors: there is no second step
+/// whatever the account's 2FA. Refused answers count against the address's
+/// failed-sign-in limit, as wrong passwords do, and nothing is verified
+/// while it is over.
+pub async fn with_passkey<'a>(
+    app: &AppState<'_>,
+    client: &ClientInfo,
+    cookies: &'a CookieJar<'a>,
+    credential: Value,
+    next: Option<&'a str>,
+) -> Result<Outcome, AppError> {
+    let limits = app.limiter.settings();
+    let counters: Vec<Counter> = client
+        .ip_string()
+        .map(|ip| {
+            app.limiter
+                .counter("sign_in:ip", &ip, limits.sign_in_per_ip)
+        })
+        .into_iter()
+        .collect();
+    let _turn = app.limiter.take_turn(&counters).await;
+    let now = app.clock.now();
+    if let Some(retry_after) = app.limiter.check(now, &counters).await? {
+        return Ok(Outcome::Refused(Refusal::Limited { retry_after }));
+    }
+    let used = match passkeys::finish_sign_in(app.db, app.config, now, credential).await {
+        Ok(used) => used,
+        Err(PasskeyError::Failed(e)) => return Err(e),
+        Err(PasskeyError::Unavailable) => return Err(AppError::NotFound),
+        Err(PasskeyError::Refused | PasskeyError::Invalid(_)) => {
+            app.limiter.hit(now, &counters).await?;
+            return Ok(Outcome::Refused(Refusal::BadCredentials));
+        }
+    };
+    let account = user::find_by_id(app.db, used.user_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if !account.is_active {
+        return Ok(Outcome::Refused(Refusal::Inactive));
+    }
+    let holder = Holder::Browser {
+        cookies,
+        remember: false,
+        next,
+    };
+    finish(app, client, holder, &account, PASSKEY).await
 }
 
 fn refusal_of(outcome: LoginOutcome) -> Refusal {
@@ -440,7 +569,7 @@ async fn check_password(
     };
     let subject = match &user {
         Some(user) => format!("user:{}", user.id),
-        None => format!("login:{}", login.to_lowercase()),
+        None => format!("login:{}", user::email_key(login)),
     };
     let device = user.as_ref().and_then(|user| device_of(device, user));
     let counters = sign_in_counters(app, client, &subject, device);
@@ -476,7 +605,8 @@ async fn check_password(
 }
 
 enum FactorCheck {
-    Accepted(SecondFactor),
+    /// How, as the sign-in's method says it.
+    Accepted(String),
     Refused(Refusal),
 }
 
@@ -491,7 +621,7 @@ async fn second_factor(
     client: &ClientInfo,
     account: &user::Model,
     device: Option<&Device>,
-    code: &str,
+    proof: Proof<'_>,
     failed_method: &str,
 ) -> Result<FactorCheck, AppError> {
     let counters = account_counters(app, client, account, device);
@@ -500,8 +630,24 @@ async fn second_factor(
     if let Some(retry_after) = app.limiter.check(now, &counters).await? {
         return Ok(FactorCheck::Refused(Refusal::Limited { retry_after }));
     }
-    if let Some(factor) = two_factor::verify(app.db, app.config, now, client, account, code).await?
-    {
+    let accepted = match proof {
+        Proof::Code(code) => two_factor::verify(app.db, app.config, now, client, account, code)
+            .await?
+            .map(|factor| factor.describe().to_owned()),
+        Proof::Passkey(credential) => {
+            let purpose = challenge::Purpose::SecondFactor;
+            match passkeys::finish_for_account(
+                app.db, app.config, now, account.id, purpose, credential,
+            )
+            .await
+            {
+                Ok(_) => Some(PASSKEY.to_owned()),
+                Err(PasskeyError::Failed(e)) => return Err(e),
+                Err(_) => None,
+            }
+        }
+    };
+    if let Some(factor) = accepted {
         return Ok(FactorCheck::Accepted(factor));
     }
     app.limiter.hit(now, &counters).await?;

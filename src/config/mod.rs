@@ -5,6 +5,7 @@
 
 pub mod limit;
 pub mod providers;
+pub mod webauthn;
 
 use std::fmt;
 use std::io::Write as _;
@@ -61,6 +62,10 @@ pub struct AppConfig {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Clients that may read `GET /metrics`.
     pub metrics_allow: Vec<ipnet::IpNet>,
+    /// The WebAuthn relying party (`webauthn.rp_id` / `rp_name`); None
+    /// when `public_url`'s host is an IP address, where passkeys cannot
+    /// work, and no `rp_id` is set.
+    pub relying_party: Option<webauthn::RelyingParty>,
     /// The decoded `secret_key`: Rocket's cookie key, and the root of every
     /// other key Gatehouse derives.
     secret_key: Vec<u8>,
@@ -162,6 +167,7 @@ struct RawConfig {
     metrics_allow: Vec<String>,
     sweep_interval_seconds: u32,
     security_log_retention_days: u32,
+    webauthn: webauthn::WebauthnTable,
 }
 
 impl Default for RawConfig {
@@ -190,6 +196,7 @@ impl Default for RawConfig {
             metrics_allow: vec!["127.0.0.1/32".to_owned(), "::1/128".to_owned()],
             sweep_interval_seconds: 300,
             security_log_retention_days: 365,
+            webauthn: Default::default(),
         }
     }
 }
@@ -222,6 +229,7 @@ impl AppConfig {
                 "must be 1 to 64 characters without ':'",
             ));
         }
+        let relying_party = webauthn::relying_party(raw.webauthn, &public_url, &site_name)?;
         let secret_key = match configured_secret_key(figment) {
             Some(value) => decode_secret_key(&value)?,
             None => {
@@ -322,6 +330,7 @@ impl AppConfig {
             redis_url: raw.redis_url.filter(|url| !url.is_empty()),
             trusted_proxies,
             metrics_allow,
+            relying_party,
             secret_key,
         })
     }
@@ -357,9 +366,10 @@ fn networks(key: &str, list: &[String]) -> Result<Vec<ipnet::IpNet>, ConfigError
         .collect()
 }
 
-/// Pages load only this site's stylesheet and images (the QR code is a
-/// `data:` image); nothing may frame them; forms post here, or lead to an
-/// OAuth provider's authorization page.
+/// Pages load only this site's stylesheet, scripts and images (the QR
+/// code is a `data:` image); scripts fetch only from this site (the
+/// passkey ceremonies); nothing may frame them; forms post here, or lead
+/// to an OAuth provider's authorization page.
 fn content_security_policy(providers: &[providers::Provider]) -> String {
     let mut form_action = vec!["'self'"];
     for provider in providers {
@@ -368,7 +378,8 @@ fn content_security_policy(providers: &[providers::Provider]) -> String {
         }
     }
     format!(
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action {}; \
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+         connect-src 'self'; form-action {}; \
          frame-ancestors 'none'; base-uri 'none'",
         form_action.join(" ")
     )

@@ -1,5 +1,5 @@
 //! The security log: sign-ins and failures, sign-outs, password changes,
-//! sessions ended, two-factor changes, API keys, linked accounts and staff
+//! sessions ended, two-factor changes, API keys, passkeys, linked accounts and staff
 //! actions, each with time, address and browser, shown to the user at
 //! `/account/security` (and to staff on the admin pages).
 //!
@@ -41,10 +41,12 @@ pub enum EventKind {
     AccountDeleted,
     Reauthenticated,
     ReauthenticationFailed,
+    PasskeyAdded,
+    PasskeyRemoved,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 23] = [
+    pub const ALL: [EventKind; 25] = [
         EventKind::SignIn,
         EventKind::SignInFailed,
         EventKind::SignOut,
@@ -68,6 +70,8 @@ impl EventKind {
         EventKind::AccountDeleted,
         EventKind::Reauthenticated,
         EventKind::ReauthenticationFailed,
+        EventKind::PasskeyAdded,
+        EventKind::PasskeyRemoved,
     ];
 
     /// The stored name.
@@ -96,6 +100,8 @@ impl EventKind {
             EventKind::AccountDeleted => "account_deleted",
             EventKind::Reauthenticated => "reauthenticated",
             EventKind::ReauthenticationFailed => "reauthentication_failed",
+            EventKind::PasskeyAdded => "passkey_added",
+            EventKind::PasskeyRemoved => "passkey_removed",
         }
     }
 
@@ -125,6 +131,8 @@ impl EventKind {
             EventKind::AccountDeleted => "Deleted an account",
             EventKind::Reauthenticated => "Confirmed it was you",
             EventKind::ReauthenticationFailed => "Failed confirmation",
+            EventKind::PasskeyAdded => "Passkey added",
+            EventKind::PasskeyRemoved => "Passkey removed",
         }
     }
 

@@ -37,6 +37,7 @@ fn method(method: Option<&str>) -> Option<String> {
         let second = match second {
             "authenticator app" => "an authenticator app code",
             "recovery code" => "a recovery code",
+            "passkey" => "a passkey",
             other => other,
         };
         return Some(format!("{} and {second}", self::method(Some(first))?));
@@ -50,6 +51,7 @@ fn method(method: Option<&str>) -> Option<String> {
             "from a script, for an API token, with a two-factor code".to_owned()
         }
         "API" => "through the API".to_owned(),
+        "passkey" => "with a passkey".to_owned(),
         other => format!("with {}", provider(other)),
     })
 }
@@ -89,6 +91,14 @@ pub fn sentence(kind: EventKind, detail: &Value) -> String {
                 format!(", allowed to {}", s.replace(' ', " and "))
             });
             format!("{verb} the API key “{name}”{key}{scopes}")
+        }
+        EventKind::PasskeyAdded | EventKind::PasskeyRemoved => {
+            let name = text(detail, "name").unwrap_or("unnamed");
+            match (kind, by) {
+                (EventKind::PasskeyAdded, _) => format!("Added the passkey “{name}”"),
+                (_, Some(by)) => format!("{by} removed the passkey “{name}”"),
+                _ => format!("Removed the passkey “{name}”"),
+            }
         }
         EventKind::AccountLinked | EventKind::AccountUnlinked => {
             let verb = if kind == EventKind::AccountLinked {
@@ -193,6 +203,16 @@ mod tests {
                 EventKind::ApiKeyCreated,
                 json!({ "name": "ci", "key": "gk_ab12", "scopes": "read write" }),
                 "Created the API key “ci” (gk_ab12…), allowed to read and write",
+            ),
+            (
+                EventKind::PasskeyRemoved,
+                json!({ "by": "root", "name": "Laptop" }),
+                "root removed the passkey “Laptop”",
+            ),
+            (
+                EventKind::SignIn,
+                json!({ "method": "password + passkey" }),
+                "Signed in with a password and a passkey",
             ),
             (
                 EventKind::RolesChanged,

@@ -27,6 +27,7 @@ pub fn routes() -> Vec<rocket::Route> {
         set_active,
         revoke_sessions,
         send_password_reset,
+        remove_passkey,
         set_roles,
         delete_user
     ]
@@ -126,7 +127,8 @@ async fn target(app: &AppState<'_>, id: i32) -> Result<user::Model, AppError> {
         .ok_or(AppError::NotFound)
 }
 
-/// An account's live sessions, linked accounts and latest events, as the
+/// An account's live sessions, linked accounts, passkeys and latest
+/// events, as the
 /// staff page shows them.
 async fn activity(app: &AppState<'_>, id: i32) -> Result<serde_json::Value, AppError> {
     let now = app.clock.now();
@@ -153,7 +155,24 @@ async fn activity(app: &AppState<'_>, id: i32) -> Result<serde_json::Value, AppE
         .into_iter()
         .map(|e| super::security_log::view(e, now))
         .collect();
-    Ok(json!({ "sessions": sessions, "links": links, "events": events }))
+    let passkeys: Vec<_> = crate::passkeys::entity::list_for_user(app.db, id)
+        .await?
+        .into_iter()
+        .map(|p| {
+            json!({
+                "id": p.id,
+                "name": p.name,
+                "created": time::absolute(p.created_at),
+                "last_used": p.last_used_at.map(time::absolute),
+            })
+        })
+        .collect();
+    Ok(json!({
+        "sessions": sessions,
+        "links": links,
+        "events": events,
+        "passkeys": passkeys,
+    }))
 }
 
 #[get("/admin/users/<id>")]
@@ -185,6 +204,7 @@ async fn user_detail(
             },
             "sessions": activity["sessions"],
             "links": activity["links"],
+            "passkeys": activity["passkeys"],
             "events": activity["events"],
             "may_act": staff::may_act_on(actor, &account).is_ok(),
             "is_self": actor.id == account.id,
@@ -274,6 +294,25 @@ async fn send_password_reset(
     Ok(back_to(
         id,
         format!("A password-reset link was emailed to {}.", account.username),
+    ))
+}
+
+#[post("/admin/users/<id>/passkeys/<passkey_id>/delete", data = "<_form>")]
+async fn remove_passkey(
+    staff: Staff,
+    _recent: Recent,
+    id: i32,
+    passkey_id: i32,
+    _form: CsrfForm<NoFields>,
+    app: AppState<'_>,
+    client: ClientInfo,
+) -> Result<Flash<Redirect>, AppError> {
+    let acting = acting(&app, &client, &staff.0);
+    let account = staff::target(&acting, id).await?;
+    staff::remove_passkey(&acting, app.config, &account, passkey_id).await?;
+    Ok(back_to(
+        id,
+        format!("A passkey of {} was removed.", account.username),
     ))
 }
 

@@ -15,6 +15,7 @@ mod home;
 pub mod metrics;
 mod oauth;
 pub mod page;
+mod passkeys;
 mod reauth;
 mod recovery;
 mod security_log;
@@ -35,6 +36,7 @@ pub fn routes() -> Vec<rocket::Route> {
         admin::routes(),
         security_log::routes(),
         api_keys::routes(),
+        passkeys::routes(),
         oauth::routes(),
         recovery::routes(),
         reauth::routes(),

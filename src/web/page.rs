@@ -61,8 +61,8 @@ impl<'r> FromRequest<'r> for Page<'r> {
     }
 }
 
-/// The keys every page's layout needs: `site_name`, `user`, `csrf_token`
-/// and `oauth_providers`.
+/// The keys every page's layout needs: `site_name`, `user`, `csrf_token`,
+/// `passkeys_available` and `oauth_providers`.
 fn shared(
     map: &mut Map<String, Value>,
     config: &AppConfig,
@@ -71,6 +71,10 @@ fn shared(
 ) {
     map.insert("site_name".into(), config.site_name.clone().into());
     map.insert("csrf_token".into(), csrf.as_str().into());
+    map.insert(
+        "passkeys_available".into(),
+        config.relying_party.is_some().into(),
+    );
     let providers: Vec<Value> = config
         .oauth
         .iter()

@@ -1,7 +1,8 @@
 //! The confirmation page (`/account/confirm`): a signed-in person proves
 //! again who they are before a sensitive action, with their password, a
 //! 2FA code, or (an account with neither) a new sign-in with a linked
-//! provider. See `auth::reauth` for the window and the guard.
+//! provider; a passkey of the account too (`web::passkeys` takes its
+//! answer). See `auth::reauth` for the window and the guard.
 
 use rocket::form::FromForm;
 use rocket::response::{Flash, Redirect};
@@ -52,8 +53,11 @@ async fn context(
             .map(|p| json!({ "name": p.name, "display_name": p.display_name }))
             .collect()
     };
+    let has_passkeys = crate::passkeys::service::available(app.config)
+        && crate::passkeys::entity::count_for_user(app.db, user.id).await? > 0;
     Ok(json!({
         "next": next,
+        "has_passkeys": has_passkeys,
         "two_factor": user.has_two_factor(),
         "has_password": user.password_hash.is_some(),
         "providers": providers,

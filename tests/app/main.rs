@@ -26,6 +26,7 @@ mod input;
 mod oauth;
 mod oauth_provider;
 mod operations;
+mod passkeys;
 mod rate_limits;
 mod reauth;
 mod recovery;

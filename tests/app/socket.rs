@@ -30,6 +30,16 @@ impl Served {
 
     /// Started with `settings` on top of the test defaults.
     pub(crate) async fn start_with(settings: &[(&str, Value)]) -> Served {
+        Served::start_at("127.0.0.1", settings).await
+    }
+
+    /// Served as `http://localhost:<port>`, its `public_url`: a domain, as
+    /// passkeys need.
+    pub(crate) async fn start_on_localhost(settings: &[(&str, Value)]) -> Served {
+        Served::start_at("localhost", settings).await
+    }
+
+    async fn start_at(host: &str, settings: &[(&str, Value)]) -> Served {
         let database = TestDatabase::create().await;
         // Another test may take the free port between our look and Rocket's
         // bind; the site name tells our server from any other one there.
@@ -45,11 +55,15 @@ impl Served {
                 .merge(("site_name", site_name.clone()))
                 .merge(("secret_key", random_secret_key()))
                 .merge(("database_url", database.url.clone()));
+            let base = format!("http://{host}:{port}");
+            let figment = match host {
+                "localhost" => figment.merge(("public_url", base.clone())),
+                _ => figment,
+            };
             let figment = settings.iter().fold(figment, |figment, (key, value)| {
                 figment.merge((*key, value))
             });
             let server = rocket::tokio::spawn(gatehouse::rocket(figment).launch());
-            let base = format!("http://127.0.0.1:{port}");
             let probe = Client::new();
             for _ in 0..100 {
                 if server.is_finished() {

@@ -174,7 +174,8 @@ impl Chrome {
         .await;
     }
 
-    async fn cdp(&self, cmd: &str, params: Value) -> Value {
+    /// Runs a Chrome DevTools Protocol command.
+    pub async fn cdp(&self, cmd: &str, params: Value) -> Value {
         self.session_call(
             "POST",
             "/goog/cdp/execute",
@@ -258,6 +259,49 @@ impl Chrome {
             rocket::tokio::time::sleep(Duration::from_millis(25)).await;
         }
         panic!("submitting {css} led nowhere");
+    }
+
+    /// Gives the browser a virtual platform authenticator (the W3C
+    /// WebAuthn WebDriver extension) that holds discoverable credentials
+    /// and verifies its user at once; answers its id.
+    pub async fn add_virtual_authenticator(&self) -> String {
+        let added = self
+            .session_call(
+                "POST",
+                "/webauthn/authenticator",
+                json!({
+                    "protocol": "ctap2",
+                    "transport": "internal",
+                    "hasResidentKey": true,
+                    "hasUserVerification": true,
+                    "isUserVerified": true,
+                }),
+            )
+            .await;
+        added.as_str().expect("an authenticator id").to_owned()
+    }
+
+    /// How many credentials the virtual authenticator `id` holds.
+    pub async fn virtual_credentials(&self, id: &str) -> usize {
+        self.session_call(
+            "GET",
+            &format!("/webauthn/authenticator/{id}/credentials"),
+            Value::Null,
+        )
+        .await
+        .as_array()
+        .map_or(0, Vec::len)
+    }
+
+    /// Waits until `script` (a function body) returns true.
+    pub async fn wait_for(&self, script: &str) {
+        for _ in 0..200 {
+            if self.run(script, json!([])).await.as_bool() == Some(true) {
+                return;
+            }
+            rocket::tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("waited in vain for: {script}");
     }
 
     /// Runs `script` (a function body; `arguments` holds `args`).

@@ -10,6 +10,7 @@
 mod driver;
 mod flows;
 mod pages;
+mod passkeys;
 
 use driver::Chrome;
 

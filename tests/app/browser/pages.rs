@@ -102,9 +102,10 @@ async fn every_page_fits_a_phone_and_passes_axe_signed_out_signed_in_and_as_staf
     if !browser_available() {
         return;
     }
-    // A provider configured (never contacted), so its buttons are shown.
+    // A provider configured (never contacted), so its buttons are shown;
+    // served under a domain, so the passkey controls are too.
     let github = serde_json::json!({ "github": { "client_id": "id", "client_secret": "secret" } });
-    let served = Served::start_with(&[("oauth", github)]).await;
+    let served = Served::start_on_localhost(&[("oauth", github)]).await;
     let chrome = Chrome::start(DESKTOP).await;
     // The checks themselves work: a page with faults is caught.
     chrome
@@ -196,6 +197,7 @@ async fn every_page_fits_a_phone_and_passes_axe_signed_out_signed_in_and_as_staf
                 "/account/2fa",
                 "/account/sessions",
                 "/account/api-keys",
+                "/account/passkeys",
                 "/account/security",
                 "/account/linked",
                 "/account/confirm?next=/account/api-keys",
