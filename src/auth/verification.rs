@@ -2,15 +2,22 @@
 //! a button and changes nothing (mail scanners open links); pressing it
 //! marks the address verified, uses the link and voids the account's other
 //! verification links, in one transaction. A signed-in holder may ask for
-//! the link again, at most three mails an hour.
+//! the link again, at most three mails an hour. With
+//! `email_verification = "mandatory"` an unverified account that gave the
+//! right password at sign-in is not signed in; a private cookie naming it
+//! for fifteen minutes lets the sign-in page's button send the link again.
 
+use rocket::http::CookieJar;
 use sea_orm::TransactionTrait as _;
+use serde::{Deserialize, Serialize};
+use time::{Duration, OffsetDateTime};
 
-use super::AppState;
+use super::{AppState, cookies};
 use super::recovery::LinkError;
 use crate::accounts::entity as user;
 use crate::accounts::recovery::account_state;
 use crate::accounts::verification::{self, MAILS_PER_ADDRESS_PER_HOUR};
+use crate::config::{AppConfig, EmailVerification};
 use crate::email::token;
 use crate::error::AppError;
 
@@ -20,14 +27,60 @@ pub enum Resend {
     AlreadyVerified,
     /// Three mails this hour already.
     TooSoon,
+    /// `email_verification = "off"`: no verification mail is sent.
+    Off,
+    /// Neither signed in nor refused at sign-in for want of verification
+    /// in the last fifteen minutes.
+    NoAccount,
 }
 
-/// Queues the verification mail of a new account.
-pub async fn send_after_sign_up(app: &AppState<'_>, account: &user::Model) -> Result<(), AppError> {
-    let txn = app.db.begin().await?;
-    verification::queue_verify_mail(&txn, app.config, app.clock.now(), account).await?;
-    txn.commit().await?;
-    Ok(())
+const COOKIE: &str = "gatehouse_unverified";
+const COOKIE_LIFETIME: Duration = Duration::minutes(15);
+
+#[derive(Serialize, Deserialize)]
+struct Unverified {
+    user_id: i32,
+    expires_at: i64,
+}
+
+/// Remembers, in this browser, the unverified account whose right password
+/// was just refused, so that it may ask for its link again.
+pub fn remember_refused(
+    cookies: &CookieJar<'_>,
+    config: &AppConfig,
+    now: OffsetDateTime,
+    user_id: i32,
+) {
+    let value = Unverified {
+        user_id,
+        expires_at: (now + COOKIE_LIFETIME).unix_timestamp(),
+    };
+    let mut cookie = cookies::build(
+        config,
+        COOKIE,
+        serde_json::to_string(&value).expect("two numbers serialize"),
+    );
+    cookie.set_max_age(COOKIE_LIFETIME);
+    cookies.add_private(cookie);
+}
+
+/// Sends the link again to the account refused at sign-in in this
+/// browser (see [`remember_refused`]).
+pub async fn resend_after_refusal(
+    app: &AppState<'_>,
+    cookies: &CookieJar<'_>,
+) -> Result<Resend, AppError> {
+    let remembered = cookies
+        .get_private(&cookies::name(app.config, COOKIE))
+        .and_then(|cookie| serde_json::from_str::<Unverified>(cookie.value()).ok())
+        .filter(|value| value.expires_at > app.clock.now().unix_timestamp());
+    let Some(remembered) = remembered else {
+        return Ok(Resend::NoAccount);
+    };
+    match user::find_by_id(app.db, remembered.user_id).await? {
+        Some(account) if account.is_active => resend(app, &account).await,
+        _ => Ok(Resend::NoAccount),
+    }
 }
 
 /// The account a live verification link belongs to.
@@ -65,6 +118,9 @@ pub async fn confirm(app: &AppState<'_>, secret: &str) -> Result<(), LinkError> 
 
 /// Sends the signed-in holder's verification link again.
 pub async fn resend(app: &AppState<'_>, account: &user::Model) -> Result<Resend, AppError> {
+    if app.config.email_verification == EmailVerification::Off {
+        return Ok(Resend::Off);
+    }
     if account.email_verified_at.is_some() {
         return Ok(Resend::AlreadyVerified);
     }

@@ -12,7 +12,7 @@ use super::safe_next;
 use crate::accounts::forms::{ChangePasswordForm, LoginForm, SignupForm};
 use crate::accounts::service::Registration;
 use crate::auth::csrf::{CsrfForm, NoFields};
-use crate::auth::ended;
+use crate::auth::{ended, verification};
 use crate::auth::password::{self, PasswordChange, PasswordChangeError};
 use crate::auth::sign_in::{self, Holder, NewAccount, Outcome, Refusal};
 use crate::auth::{AppState, ClientInfo, CurrentUser, session};
@@ -52,6 +52,7 @@ async fn signup(
         email: form.email,
         password: form.password,
         min_password_length: app.config.password_min_length,
+        verification_mail: None,
     };
     let rerender = |errors: &FormErrors| {
         let values = json!({ "username": form.username, "email": form.email });
@@ -60,6 +61,15 @@ async fn signup(
     };
     let user = match sign_in::with_new_account(&app, &client, cookies, registration).await? {
         NewAccount::Created(user) => user,
+        NewAccount::CheckEmail(user) => {
+            return Ok(FormResponse::Redirect(Flash::success(
+                Redirect::to("/login"),
+                format!(
+                    "Welcome, {}! Check your email: open the link we sent to confirm your address, then sign in.",
+                    user.username
+                ),
+            )));
+        }
         NewAccount::Invalid(errors) => return Ok(FormResponse::Invalid(rerender(&errors))),
         NewAccount::Taken(errors) => return Ok(FormResponse::Conflict(rerender(&errors))),
     };
@@ -117,11 +127,16 @@ async fn login(
         Outcome::Refused(refusal) => {
             let message = match refusal {
                 Refusal::Inactive => sign_in::DEACTIVATED,
+                Refusal::Unverified { user_id } => {
+                    verification::remember_refused(cookies, app.config, app.clock.now(), user_id);
+                    sign_in::UNVERIFIED
+                }
                 _ => "Incorrect username, email or password.",
             };
+            let unverified = matches!(refusal, Refusal::Unverified { .. });
             let errors = FormErrors::single("login", message);
             let values = json!({ "login": login.trim(), "next": next.unwrap_or(""), "remember": form.remember });
-            let context = json!({ "values": values, "errors": errors });
+            let context = json!({ "values": values, "errors": errors, "unverified": unverified });
             Ok(FormResponse::Refused(
                 page.render("accounts/login", context),
             ))

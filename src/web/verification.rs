@@ -1,6 +1,7 @@
 //! Handlers for `/email/confirm/<token>` (verifying an address by its
 //! emailed link) and `/account/email/resend`.
 
+use rocket::http::CookieJar;
 use rocket::response::{Flash, Redirect};
 use rocket::{Responder, get, post, routes};
 use rocket_dyn_templates::Template;
@@ -64,19 +65,34 @@ async fn confirm(
     }
 }
 
+/// Signed in: the account's link. Not signed in: the link of the account
+/// this browser was just refused at sign-in for want of verification.
 #[post("/account/email/resend", data = "<_form>")]
 async fn resend(
-    current: CurrentUser,
+    current: Option<CurrentUser>,
     _form: CsrfForm<NoFields>,
     app: AppState<'_>,
+    cookies: &CookieJar<'_>,
 ) -> Result<Flash<Redirect>, AppError> {
-    let to = Redirect::to("/account");
-    Ok(match verification::resend(&app, &current.user).await? {
+    let (outcome, to) = match &current {
+        Some(current) => (verification::resend(&app, &current.user).await?, "/account"),
+        None => (
+            verification::resend_after_refusal(&app, cookies).await?,
+            "/login",
+        ),
+    };
+    let to = Redirect::to(to);
+    Ok(match outcome {
         Resend::Sent => Flash::success(to, "We sent the link again; it may take a minute."),
         Resend::AlreadyVerified => Flash::success(to, "Your email address is already verified."),
         Resend::TooSoon => Flash::error(
             to,
             "We sent three links in the last hour; wait a little before asking again.",
+        ),
+        Resend::Off => Flash::error(to, "This site does not verify email addresses."),
+        Resend::NoAccount => Flash::error(
+            to,
+            "Sign in with your password first; the page will then offer to send the link.",
         ),
     })
 }
