@@ -12,6 +12,7 @@ use super::forms::{Email, Username};
 use super::password::{HashError, Password, PasswordHasher, check_new_password};
 use super::verification;
 use crate::config::AppConfig;
+use crate::email::notice::{self, Notice};
 use crate::error::{AppError, FormErrors};
 
 /// What a new account is made from, as typed.
@@ -272,6 +273,27 @@ pub async fn delete_user(db: &DatabaseConnection, user_id: i32) -> Result<(), Ac
     let txn = begin_superuser_safe(db, user_id, |user| user.is_superuser).await?;
     user::Entity::delete_by_id(user_id).exec(&txn).await?;
     txn.commit().await?;
+    Ok(())
+}
+
+/// The holder deletes their own account: the notice is queued to its
+/// address, then the row goes and everything it owns with it (sessions,
+/// keys, links, codes, tokens, its security log), in one transaction that
+/// refuses to remove the last active superuser. The security log goes
+/// with the account, so the deletion is written to the server's log.
+pub async fn delete_own_account(
+    db: &DatabaseConnection,
+    config: &AppConfig,
+    now: OffsetDateTime,
+    account: &user::Model,
+) -> Result<(), AccountChangeError> {
+    use sea_orm::EntityTrait as _;
+    let txn = begin_superuser_safe(db, account.id, |user| user.is_superuser).await?;
+    let notice = Notice::AccountDeleted;
+    notice::queue(&txn, config, now, &account.email, &account.username, notice).await?;
+    user::Entity::delete_by_id(account.id).exec(&txn).await?;
+    txn.commit().await?;
+    tracing::info!(user_id = account.id, "account deleted by its holder");
     Ok(())
 }
 

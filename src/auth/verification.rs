@@ -14,6 +14,8 @@ use time::{Duration, OffsetDateTime};
 
 use super::{AppState, cookies};
 use super::recovery::LinkError;
+use super::ClientInfo;
+use crate::accounts::email_change::{self, ApplyError};
 use crate::accounts::entity as user;
 use crate::accounts::recovery::account_state;
 use crate::accounts::verification::{self, MAILS_PER_ADDRESS_PER_HOUR};
@@ -83,37 +85,69 @@ pub async fn resend_after_refusal(
     }
 }
 
-/// The account a live verification link belongs to.
-pub async fn open_link(
-    app: &AppState<'_>,
-    secret: &str,
-) -> Result<(token::Model, user::Model), LinkError> {
-    let row = token::find_live(
-        app.db,
-        app.config,
-        app.clock.now(),
-        secret,
-        token::Purpose::VerifyEmail,
-    )
-    .await?;
+/// A live link confirming an address: a new account's, or the new one of
+/// a change of address.
+pub struct OpenLink {
+    row: token::Model,
+    account: user::Model,
+}
+
+impl OpenLink {
+    /// The address the link confirms.
+    pub fn address(&self) -> &str {
+        self.row.new_email.as_deref().unwrap_or(&self.account.email)
+    }
+}
+
+/// The account a live verification or change-of-address link belongs to.
+pub async fn open_link(app: &AppState<'_>, secret: &str) -> Result<OpenLink, LinkError> {
+    let purposes = [token::Purpose::VerifyEmail, token::Purpose::ChangeEmail];
+    let row = token::find_live_for(app.db, app.config, app.clock.now(), secret, &purposes).await?;
     let account = user::find_by_id(app.db, row.user_id)
         .await?
         .filter(|account| account.is_active)
         .ok_or(LinkError::BadLink)?;
-    token::check_state(&row, &account_state(app.config, &account))?;
-    Ok((row, account))
+    let state = match row.new_email.as_deref() {
+        Some(new_email) => email_change::change_state(app.config, &account, new_email),
+        None => account_state(app.config, &account),
+    };
+    token::check_state(&row, &state)?;
+    Ok(OpenLink { row, account })
 }
 
-/// Confirms the address the link `secret` was sent to.
-pub async fn confirm(app: &AppState<'_>, secret: &str) -> Result<(), LinkError> {
-    let (row, account) = open_link(app, secret).await?;
+/// What confirming a link did.
+pub enum Confirmed {
+    Verified,
+    /// The account's address is now this one.
+    Changed(String),
+}
+
+/// Confirms the address the link `secret` was sent to: marks it verified,
+/// or applies the change of address it carries, using the link in the
+/// same transaction.
+pub async fn confirm(
+    app: &AppState<'_>,
+    client: &ClientInfo,
+    secret: &str,
+) -> Result<Confirmed, LinkError> {
+    let OpenLink { row, account } = open_link(app, secret).await?;
     let now = app.clock.now();
     let txn = app.db.begin().await?;
     token::mark_used(&txn, now, &row).await?;
-    token::void_all(&txn, now, account.id, token::Purpose::VerifyEmail).await?;
-    verification::mark_verified(&txn, account.id, now).await?;
+    let confirmed = if row.new_email.is_some() {
+        match email_change::apply(&txn, app.config, now, client, &account, &row).await {
+            Ok(address) => Confirmed::Changed(address),
+            // Taken by another account since: the link opens nothing.
+            Err(ApplyError::Taken) => return Err(LinkError::BadLink),
+            Err(ApplyError::Db(e)) => return Err(e.into()),
+        }
+    } else {
+        token::void_all(&txn, now, account.id, token::Purpose::VerifyEmail).await?;
+        verification::mark_verified(&txn, account.id, now).await?;
+        Confirmed::Verified
+    };
     txn.commit().await?;
-    Ok(())
+    Ok(confirmed)
 }
 
 /// Sends the signed-in holder's verification link again.

@@ -39,10 +39,14 @@ pub enum EventKind {
     RolesChanged,
     AllSessionsRevokedByStaff,
     AccountDeleted,
+    EmailChangeRequested,
+    EmailChanged,
+    TwoFactorResetByStaff,
+    TwoFactorResetOfAccount,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 21] = [
+    pub const ALL: [EventKind; 25] = [
         EventKind::SignIn,
         EventKind::SignInFailed,
         EventKind::SignOut,
@@ -64,6 +68,10 @@ impl EventKind {
         EventKind::RolesChanged,
         EventKind::AllSessionsRevokedByStaff,
         EventKind::AccountDeleted,
+        EventKind::EmailChangeRequested,
+        EventKind::EmailChanged,
+        EventKind::TwoFactorResetByStaff,
+        EventKind::TwoFactorResetOfAccount,
     ];
 
     /// The stored name.
@@ -90,6 +98,10 @@ impl EventKind {
             EventKind::RolesChanged => "roles_changed",
             EventKind::AllSessionsRevokedByStaff => "all_sessions_revoked",
             EventKind::AccountDeleted => "account_deleted",
+            EventKind::EmailChangeRequested => "email_change_requested",
+            EventKind::EmailChanged => "email_changed",
+            EventKind::TwoFactorResetByStaff => "two_factor_reset",
+            EventKind::TwoFactorResetOfAccount => "two_factor_reset_of_account",
         }
     }
 
@@ -117,6 +129,10 @@ impl EventKind {
             EventKind::RolesChanged => "Roles changed",
             EventKind::AllSessionsRevokedByStaff => "All sessions ended",
             EventKind::AccountDeleted => "Deleted an account",
+            EventKind::EmailChangeRequested => "Change of email address requested",
+            EventKind::EmailChanged => "Email address changed",
+            EventKind::TwoFactorResetByStaff => "Two-factor authentication turned off by staff",
+            EventKind::TwoFactorResetOfAccount => "Turned off an account's two-factor authentication",
         }
     }
 

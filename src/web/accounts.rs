@@ -1,4 +1,5 @@
-//! Handlers for `/signup`, `/login`, `/logout` and `/account`.
+//! Handlers for `/signup`, `/login`, `/logout`, `/account` and its
+//! password and address forms.
 
 use rocket::http::CookieJar;
 use rocket::response::{Flash, Redirect};
@@ -9,13 +10,18 @@ use serde_json::json;
 use super::forms::{FormErrors, FormResponse};
 use super::page::Page;
 use super::safe_next;
-use crate::accounts::forms::{ChangePasswordForm, LoginForm, SignupForm};
+use crate::accounts::forms::{
+    ChangeEmailForm, ChangePasswordForm, DeleteAccountForm, LoginForm, SignupForm,
+};
 use crate::accounts::service::Registration;
 use crate::auth::csrf::{CsrfForm, NoFields};
+use crate::auth::deletion::{self, Deletion};
+use crate::auth::email_change::{self, ChangeRequest};
 use crate::auth::{ended, verification};
 use crate::auth::password::{self, PasswordChange, PasswordChangeError};
 use crate::auth::sign_in::{self, Holder, NewAccount, Outcome, Refusal};
 use crate::auth::{AppState, ClientInfo, CurrentUser, session};
+use crate::config::EmailVerification;
 use crate::error::AppError;
 
 pub fn routes() -> Vec<rocket::Route> {
@@ -26,7 +32,9 @@ pub fn routes() -> Vec<rocket::Route> {
         login,
         logout,
         account,
-        change_password
+        change_password,
+        change_email,
+        delete_account
     ]
 }
 
@@ -197,6 +205,7 @@ async fn account_context(
         "joined": user.created_at.date().to_string(),
         "two_factor": user.has_two_factor(),
         "email_verified": user.email_verified_at.is_some(),
+        "verification_on": app.config.email_verification != EmailVerification::Off,
         "recovery_codes_left": recovery_codes_left,
         "errors": errors,
     }))
@@ -244,4 +253,59 @@ async fn change_password(
         Redirect::to(uri!(account)),
         message,
     )))
+}
+
+#[post("/account/email", data = "<form>")]
+async fn change_email(
+    current: CurrentUser,
+    form: CsrfForm<ChangeEmailForm<'_>>,
+    page: Page<'_>,
+    app: AppState<'_>,
+    client: ClientInfo,
+) -> Result<FormResponse, AppError> {
+    let form = form.0;
+    let to = Redirect::to(uri!(account));
+    match email_change::request_change(&app, &client, &current, form.email, form.password).await? {
+        ChangeRequest::Sent(address) => Ok(FormResponse::Redirect(Flash::success(
+            to,
+            format!(
+                "We sent a link to {address}. Your address changes when you open it and press the button; until then it stays as it is."
+            ),
+        ))),
+        ChangeRequest::TooSoon => Ok(FormResponse::Redirect(Flash::error(
+            to,
+            "We sent three links in the last hour; wait a little before asking again.",
+        ))),
+        ChangeRequest::Invalid(errors) => {
+            let mut context = account_context(&current, &app, &errors).await?;
+            context["values"] = json!({ "email": form.email.trim() });
+            Ok(FormResponse::Invalid(page.render("accounts/account", context)))
+        }
+    }
+}
+
+#[post("/account/delete", data = "<form>")]
+async fn delete_account(
+    current: CurrentUser,
+    form: CsrfForm<DeleteAccountForm<'_>>,
+    page: Page<'_>,
+    app: AppState<'_>,
+    client: ClientInfo,
+    cookies: &CookieJar<'_>,
+) -> Result<FormResponse, AppError> {
+    let form = form.0;
+    let (typed, password) = (form.confirm, form.password);
+    let rerender = async |errors: &FormErrors| {
+        let mut context = account_context(&current, &app, errors).await?;
+        context["values"] = json!({ "confirm": typed.trim() });
+        Ok::<_, AppError>(page.render("accounts/account", context))
+    };
+    match deletion::delete_account(&app, &client, cookies, &current, typed, password).await? {
+        Deletion::Deleted => Ok(FormResponse::Redirect(Flash::success(
+            Redirect::to("/"),
+            "Your account was deleted. We sent a last message to your address.",
+        ))),
+        Deletion::Invalid(errors) => Ok(FormResponse::Invalid(rerender(&errors).await?)),
+        Deletion::LastSuperuser(errors) => Ok(FormResponse::Conflict(rerender(&errors).await?)),
+    }
 }

@@ -10,8 +10,8 @@ use serde_json::json;
 use super::page::Page;
 use crate::auth::csrf::{CsrfForm, NoFields};
 use crate::auth::recovery::LinkError;
-use crate::auth::verification::{self, Resend};
-use crate::auth::{AppState, CurrentUser};
+use crate::auth::verification::{self, Confirmed, Resend};
+use crate::auth::{AppState, ClientInfo, CurrentUser};
 use crate::error::AppError;
 
 pub fn routes() -> Vec<rocket::Route> {
@@ -39,9 +39,9 @@ async fn confirm_page(
     app: AppState<'_>,
 ) -> Result<ConfirmResponse, AppError> {
     match verification::open_link(&app, token).await {
-        Ok((_, account)) => Ok(ConfirmResponse::Form(page.render(
+        Ok(link) => Ok(ConfirmResponse::Form(page.render(
             "accounts/email_confirm",
-            json!({ "token": token, "address": account.email }),
+            json!({ "token": token, "address": link.address() }),
         ))),
         Err(LinkError::BadLink) => Ok(bad_link(&page)),
         Err(LinkError::Failed(e)) => Err(e),
@@ -54,11 +54,17 @@ async fn confirm(
     _form: CsrfForm<NoFields>,
     page: Page<'_>,
     app: AppState<'_>,
+    client: ClientInfo,
 ) -> Result<ConfirmResponse, AppError> {
-    match verification::confirm(&app, token).await {
-        Ok(()) => Ok(ConfirmResponse::Done(Flash::success(
-            Redirect::to("/account"),
+    let to = Redirect::to("/account");
+    match verification::confirm(&app, &client, token).await {
+        Ok(Confirmed::Verified) => Ok(ConfirmResponse::Done(Flash::success(
+            to,
             "Your email address is verified.",
+        ))),
+        Ok(Confirmed::Changed(address)) => Ok(ConfirmResponse::Done(Flash::success(
+            to,
+            format!("Your email address is now {address}."),
         ))),
         Err(LinkError::BadLink) => Ok(bad_link(&page)),
         Err(LinkError::Failed(e)) => Err(e),
