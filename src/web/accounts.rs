@@ -1,7 +1,7 @@
 //! Handlers for `/signup`, `/login`, `/logout`, `/account` and its
 //! password and address forms.
 
-use rocket::http::CookieJar;
+use rocket::http::{CookieJar, Header};
 use rocket::response::{Flash, Redirect};
 use rocket::{Either, get, post, routes, uri};
 use rocket_dyn_templates::Template;
@@ -34,7 +34,8 @@ pub fn routes() -> Vec<rocket::Route> {
         account,
         change_password,
         change_email,
-        delete_account
+        delete_account,
+        export
     ]
 }
 
@@ -308,4 +309,25 @@ async fn delete_account(
         Deletion::Invalid(errors) => Ok(FormResponse::Invalid(rerender(&errors).await?)),
         Deletion::LastSuperuser(errors) => Ok(FormResponse::Conflict(rerender(&errors).await?)),
     }
+}
+
+/// The account's data as a JSON file to save.
+#[derive(rocket::Responder)]
+#[response(content_type = "json")]
+struct Download {
+    body: String,
+    disposition: Header<'static>,
+}
+
+#[get("/account/export")]
+async fn export(current: CurrentUser, app: AppState<'_>) -> Result<Download, AppError> {
+    let user = &current.user;
+    let data = crate::export::account_data(app.db, app.config, app.clock.now(), user).await?;
+    let body = serde_json::to_string_pretty(&data).map_err(anyhow::Error::from)?;
+    // A username holds only [A-Za-z0-9_.-]: safe in the header as it is.
+    let disposition = format!("attachment; filename=\"{}-data.json\"", user.username);
+    Ok(Download {
+        body,
+        disposition: Header::new("Content-Disposition", disposition),
+    })
 }

@@ -27,6 +27,7 @@ pub fn routes() -> Vec<rocket::Route> {
         set_active,
         revoke_sessions,
         send_password_reset,
+        reset_two_factor,
         set_roles,
         delete_user
     ]
@@ -271,6 +272,27 @@ async fn send_password_reset(
     Ok(back_to(
         id,
         format!("A password-reset link was emailed to {}.", account.username),
+    ))
+}
+
+/// Superusers only: for a holder who lost their second factor.
+#[post("/admin/users/<id>/2fa/reset", data = "<_form>")]
+async fn reset_two_factor(
+    superuser: Superuser,
+    id: i32,
+    _form: CsrfForm<NoFields>,
+    app: AppState<'_>,
+    client: ClientInfo,
+) -> Result<Flash<Redirect>, AppError> {
+    let acting = acting(&app, &client, &superuser.0);
+    let account = staff::target(&acting, id).await?;
+    let ended = staff::reset_two_factor(&acting, app.config, &account).await?;
+    Ok(back_to(
+        id,
+        format!(
+            "Two-factor authentication of {} is off, {ended} session(s) ended, and they were emailed.",
+            account.username
+        ),
     ))
 }
 
