@@ -15,7 +15,7 @@ use crate::admin::staff::{self, Acting};
 use crate::api_keys::scope::Scopes;
 use crate::auth::csrf::SameSite;
 use crate::auth::sign_in::{self, Holder, Outcome, Refusal};
-use crate::auth::{AppState, ClientInfo, CurrentUser, Staff, Superuser};
+use crate::auth::{AppState, ClientInfo, CurrentUser, Recent, Staff, Superuser};
 use crate::error::AppError;
 use crate::sessions::{self, Via, store};
 use crate::text;
@@ -479,6 +479,7 @@ fn page_param(page: Option<&str>) -> Result<u64, AppError> {
 #[delete("/v1/users/<id>")]
 async fn delete_user(
     superuser: Superuser,
+    _recent: Recent,
     id: i32,
     app: AppState<'_>,
     client: ClientInfo,

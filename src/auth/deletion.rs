@@ -1,13 +1,13 @@
 //! The holder deleting their own account: the username typed out and the
 //! password (a right one also counts as a recent confirmation; an account
-//! made through a provider, which has none, types its username only),
-//! then `accounts::service::delete_own_account`, and the browser signed
-//! out.
+//! made through a provider, which has none, types its username only and
+//! must have confirmed within the reauthentication window), then
+//! `accounts::service::delete_own_account`, and the browser signed out.
 
 use rocket::http::CookieJar;
 
 use super::sign_in::confirm_password;
-use super::{AppState, ClientInfo, CurrentUser, session};
+use super::{AppState, ClientInfo, CurrentUser, reauth, session};
 use crate::accounts::service::{self, AccountChangeError};
 use crate::error::{AppError, FormErrors};
 
@@ -18,6 +18,9 @@ pub enum Deletion {
     Invalid(FormErrors),
     /// The last active superuser cannot go.
     LastSuperuser(FormErrors),
+    /// No password to confirm with and no recent confirmation: confirm
+    /// at `/account/confirm` first.
+    ConfirmFirst,
 }
 
 pub async fn delete_account(
@@ -29,6 +32,10 @@ pub async fn delete_account(
     password: &str,
 ) -> Result<Deletion, AppError> {
     let account = &current.user;
+    if account.password_hash.is_none() && !reauth::is_recent(app.config, app.clock.now(), current)
+    {
+        return Ok(Deletion::ConfirmFirst);
+    }
     let mut errors = FormErrors::default();
     if typed_username.trim() != account.username {
         errors.add("confirm", "Type your username exactly to confirm.");

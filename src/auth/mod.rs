@@ -18,9 +18,11 @@ pub mod device;
 pub mod email_change;
 pub mod ended;
 pub mod guards;
+pub mod next;
 pub mod oauth_flow;
 pub mod password;
 pub mod pending;
+pub mod reauth;
 pub mod recovery;
 pub mod refusal;
 pub mod session;
@@ -31,5 +33,6 @@ pub mod verification;
 
 pub use client::ClientInfo;
 pub use guards::{CurrentUser, Member, Staff, Superuser};
+pub use reauth::Recent;
 pub use session::{Authenticated, Credential, current};
 pub use state::AppState;

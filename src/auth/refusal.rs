@@ -3,6 +3,8 @@
 //! to go to instead), kept in the request's local cache for the error
 //! renderer (`web::errors`).
 
+use std::borrow::Cow;
+
 use rocket::request::Request;
 
 /// What a failing guard knew and the catcher cannot: a sentence for the
@@ -15,7 +17,7 @@ pub struct ErrorDetail {
     pub retry_after: Option<u64>,
     /// For browsers: go here (with `message` as a flash) instead of an
     /// error page.
-    pub redirect: Option<&'static str>,
+    pub redirect: Option<Cow<'static, str>>,
 }
 
 /// Lets a guard that fails with a bare status say why, for the error page.
@@ -47,7 +49,23 @@ pub fn explain_redirect(
     req.local_cache(|| ErrorDetail {
         code: Some(code),
         message: Some(message),
-        redirect: Some(to),
+        redirect: Some(Cow::Borrowed(to)),
+        ..Default::default()
+    });
+}
+
+/// Like [`explain_redirect`], to a page made for this request (such as
+/// the confirmation page with this request's `next`).
+pub fn explain_redirect_to(
+    req: &Request<'_>,
+    to: String,
+    code: &'static str,
+    message: &'static str,
+) {
+    req.local_cache(|| ErrorDetail {
+        code: Some(code),
+        message: Some(message),
+        redirect: Some(Cow::Owned(to)),
         ..Default::default()
     });
 }

@@ -577,7 +577,37 @@ pub async fn confirm_password(
     input: &str,
 ) -> Result<bool, AppError> {
     let account = &current.user;
-    let counters = match current.session() {
+    let counters = confirm_counters(app, client, current);
+    let _turn = app.limiter.take_turn(&counters).await;
+    let now = app.clock.now();
+    if let Some(retry_after) = app.limiter.check(now, &counters).await? {
+        return Err(AppError::TooManyRequests { retry_after });
+    }
+    let matched = match Password::for_sign_in(input) {
+        Some(password) => {
+            app.hasher
+                .verify(&password, account.password_hash.as_deref())
+                .await?
+        }
+        None => false,
+    };
+    if matched {
+        // A right password is a confirmation too (SPEC: Reauthentication).
+        super::reauth::mark_confirmed(app, current).await?;
+    } else {
+        app.limiter.hit(now, &counters).await?;
+    }
+    Ok(matched)
+}
+
+/// The counters a confirmation inside a signed-in session counts
+/// against: the session (and the address); the account's without one.
+pub fn confirm_counters(
+    app: &AppState<'_>,
+    client: &ClientInfo,
+    current: &CurrentUser,
+) -> Vec<Counter> {
+    match current.session() {
         Some(session) => {
             let limits = app.limiter.settings();
             let subject = format!("session:{}", session.id);
@@ -594,25 +624,8 @@ pub async fn confirm_password(
             }
             counters
         }
-        None => account_counters(app, client, account, None),
-    };
-    let _turn = app.limiter.take_turn(&counters).await;
-    let now = app.clock.now();
-    if let Some(retry_after) = app.limiter.check(now, &counters).await? {
-        return Err(AppError::TooManyRequests { retry_after });
+        None => account_counters(app, client, &current.user, None),
     }
-    let matched = match Password::for_sign_in(input) {
-        Some(password) => {
-            app.hasher
-                .verify(&password, account.password_hash.as_deref())
-                .await?
-        }
-        None => false,
-    };
-    if !matched {
-        app.limiter.hit(now, &counters).await?;
-    }
-    Ok(matched)
 }
 
 /// Counts a sign-up attempt against the client's address, through the form

@@ -38,6 +38,9 @@ pub struct AppConfig {
     pub email_link: time::Duration,
     /// Whether addresses are verified, and whether it is required.
     pub email_verification: EmailVerification,
+    /// How long a sign-in or confirmation lets a session take sensitive
+    /// actions (`reauth_minutes`).
+    pub reauth: time::Duration,
     pub jwt_issuer: String,
     pub jwt_audience: String,
     pub staff_require_2fa: bool,
@@ -162,6 +165,7 @@ struct RawConfig {
     password_reset_minutes: u32,
     email_link_hours: u32,
     email_verification: EmailVerification,
+    reauth_minutes: u32,
     jwt_issuer: Option<String>,
     jwt_audience: Option<String>,
     staff_require_2fa: bool,
@@ -190,6 +194,7 @@ impl Default for RawConfig {
             password_reset_minutes: 30,
             email_link_hours: 24,
             email_verification: EmailVerification::Optional,
+            reauth_minutes: 10,
             jwt_issuer: None,
             jwt_audience: None,
             staff_require_2fa: true,
@@ -255,6 +260,7 @@ impl AppConfig {
         let session_max = time::Duration::days(positive("session_max_days", raw.session_max_days)?);
         let remember_me = time::Duration::days(positive("remember_me_days", raw.remember_me_days)?);
         positive("jwt_ttl_seconds", raw.jwt_ttl_seconds)?;
+        let reauth = time::Duration::minutes(positive("reauth_minutes", raw.reauth_minutes)?);
         if !(8..=128).contains(&raw.password_min_length) {
             return Err(ConfigError::new(
                 "password_min_length",
@@ -322,6 +328,7 @@ impl AppConfig {
             password_reset,
             email_link,
             email_verification: raw.email_verification,
+            reauth,
             staff_require_2fa: raw.staff_require_2fa,
             argon2: raw.argon2,
             oauth,

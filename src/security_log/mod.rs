@@ -43,10 +43,12 @@ pub enum EventKind {
     EmailChanged,
     TwoFactorResetByStaff,
     TwoFactorResetOfAccount,
+    Reauthenticated,
+    ReauthenticationFailed,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 25] = [
+    pub const ALL: [EventKind; 27] = [
         EventKind::SignIn,
         EventKind::SignInFailed,
         EventKind::SignOut,
@@ -72,6 +74,8 @@ impl EventKind {
         EventKind::EmailChanged,
         EventKind::TwoFactorResetByStaff,
         EventKind::TwoFactorResetOfAccount,
+        EventKind::Reauthenticated,
+        EventKind::ReauthenticationFailed,
     ];
 
     /// The stored name.
@@ -102,6 +106,8 @@ impl EventKind {
             EventKind::EmailChanged => "email_changed",
             EventKind::TwoFactorResetByStaff => "two_factor_reset",
             EventKind::TwoFactorResetOfAccount => "two_factor_reset_of_account",
+            EventKind::Reauthenticated => "reauthenticated",
+            EventKind::ReauthenticationFailed => "reauthentication_failed",
         }
     }
 
@@ -133,6 +139,8 @@ impl EventKind {
             EventKind::EmailChanged => "Email address changed",
             EventKind::TwoFactorResetByStaff => "Two-factor authentication turned off by staff",
             EventKind::TwoFactorResetOfAccount => "Turned off an account's two-factor authentication",
+            EventKind::Reauthenticated => "Confirmed it was you",
+            EventKind::ReauthenticationFailed => "Failed confirmation",
         }
     }
 

@@ -24,6 +24,10 @@ pub struct Model {
     /// The user's `credential_version` when the password that made this
     /// session was checked.
     pub credential_version: i32,
+    /// The last time its holder proved who they are: the sign-in, or a
+    /// confirmation since. Sensitive actions need it within
+    /// `reauth_minutes`; None (a session older than the column) is stale.
+    pub confirmed_at: Option<TimeDateTimeWithTimeZone>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

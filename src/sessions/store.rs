@@ -67,6 +67,7 @@ pub async fn create(
         last_seen_at: Set(now),
         expires_at: Set(now + lifetime),
         credential_version: Set(user.credential_version),
+        confirmed_at: Set(Some(now)),
         ..Default::default()
     }
     .insert(db)
@@ -255,6 +256,22 @@ pub async fn renew(
         .await?
         .pop();
     Ok(renewed.map(|session| IssuedSession { secret, session }))
+}
+
+/// Records that the holder of session `id` proved who they are at `now`
+/// (a password or code typed again), restarting its reauthentication
+/// window.
+pub async fn mark_confirmed(
+    db: &impl ConnectionTrait,
+    id: i32,
+    now: OffsetDateTime,
+) -> Result<(), DbErr> {
+    session::Entity::update_many()
+        .col_expr(session::Column::ConfirmedAt, Expr::value(now))
+        .filter(session::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 /// Ends the session whose client holds `secret`, if there is one.

@@ -20,7 +20,7 @@ use crate::auth::email_change::{self, ChangeRequest};
 use crate::auth::{ended, verification};
 use crate::auth::password::{self, PasswordChange, PasswordChangeError};
 use crate::auth::sign_in::{self, Holder, NewAccount, Outcome, Refusal};
-use crate::auth::{AppState, ClientInfo, CurrentUser, session};
+use crate::auth::{AppState, ClientInfo, CurrentUser, Recent, reauth, session};
 use crate::config::EmailVerification;
 use crate::error::AppError;
 
@@ -223,9 +223,21 @@ async fn change_password(
 ) -> Result<FormResponse, AppError> {
     let form = form.0;
     let user = &current.user;
-    // An account made through OAuth has no password yet and may set one.
-    let confirmed = user.password_hash.is_none()
-        || sign_in::confirm_password(&app, &client, &current, form.current_password).await?;
+    // An account made through OAuth has no password yet and may set its
+    // first one, but only from a session its provider vouched for lately:
+    // a stale session (a browser left signed in) confirms first.
+    let confirmed = match user.password_hash {
+        None if !reauth::is_recent(app.config, app.clock.now(), &current) => {
+            return Ok(FormResponse::Redirect(Flash::error(
+                Redirect::to(reauth::confirm_uri(Some("/account"))),
+                "Please confirm it is you to set a password.",
+            )));
+        }
+        None => true,
+        Some(_) => {
+            sign_in::confirm_password(&app, &client, &current, form.current_password).await?
+        }
+    };
     let change = PasswordChange {
         confirmed,
         new_password: form.new_password,
@@ -308,6 +320,10 @@ async fn delete_account(
         ))),
         Deletion::Invalid(errors) => Ok(FormResponse::Invalid(rerender(&errors).await?)),
         Deletion::LastSuperuser(errors) => Ok(FormResponse::Conflict(rerender(&errors).await?)),
+        Deletion::ConfirmFirst => Ok(FormResponse::Redirect(Flash::error(
+            Redirect::to(reauth::confirm_uri(Some("/account"))),
+            "Please confirm it is you to delete the account.",
+        ))),
     }
 }
 
@@ -319,9 +335,11 @@ struct Download {
     disposition: Header<'static>,
 }
 
+/// Behind the reauthentication window: a browser left signed in does not
+/// hand out the account's data.
 #[get("/account/export")]
-async fn export(current: CurrentUser, app: AppState<'_>) -> Result<Download, AppError> {
-    let user = &current.user;
+async fn export(recent: Recent, app: AppState<'_>) -> Result<Download, AppError> {
+    let user = &recent.0.user;
     let data = crate::export::account_data(app.db, app.config, app.clock.now(), user).await?;
     let body = serde_json::to_string_pretty(&data).map_err(anyhow::Error::from)?;
     // A username holds only [A-Za-z0-9_.-]: safe in the header as it is.

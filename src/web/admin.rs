@@ -14,7 +14,7 @@ use crate::accounts::entity as user;
 use crate::admin::staff::{self, Acting};
 use crate::admin::stats;
 use crate::auth::csrf::{CsrfForm, NoFields};
-use crate::auth::{AppState, ClientInfo, CurrentUser, Staff, Superuser};
+use crate::auth::{AppState, ClientInfo, CurrentUser, Recent, Staff, Superuser};
 use crate::error::AppError;
 use crate::security_log::entity as event;
 use crate::sessions::store;
@@ -215,6 +215,7 @@ pub struct ActiveForm {
 #[post("/admin/users/<id>/active", data = "<form>")]
 async fn set_active(
     staff: Staff,
+    _recent: Recent,
     id: i32,
     form: CsrfForm<ActiveForm>,
     app: AppState<'_>,
@@ -240,6 +241,7 @@ async fn set_active(
 #[post("/admin/users/<id>/sessions/revoke", data = "<_form>")]
 async fn revoke_sessions(
     staff: Staff,
+    _recent: Recent,
     id: i32,
     _form: CsrfForm<NoFields>,
     app: AppState<'_>,
@@ -261,6 +263,7 @@ async fn revoke_sessions(
 #[post("/admin/users/<id>/password-reset", data = "<_form>")]
 async fn send_password_reset(
     staff: Staff,
+    _recent: Recent,
     id: i32,
     _form: CsrfForm<NoFields>,
     app: AppState<'_>,
@@ -279,6 +282,7 @@ async fn send_password_reset(
 #[post("/admin/users/<id>/2fa/reset", data = "<_form>")]
 async fn reset_two_factor(
     superuser: Superuser,
+    _recent: Recent,
     id: i32,
     _form: CsrfForm<NoFields>,
     app: AppState<'_>,
@@ -307,6 +311,7 @@ pub struct RolesForm {
 #[post("/admin/users/<id>/roles", data = "<form>")]
 async fn set_roles(
     superuser: Superuser,
+    _recent: Recent,
     id: i32,
     form: CsrfForm<RolesForm>,
     app: AppState<'_>,
@@ -327,6 +332,7 @@ pub struct DeleteForm<'r> {
 #[post("/admin/users/<id>/delete", data = "<form>")]
 async fn delete_user(
     superuser: Superuser,
+    _recent: Recent,
     id: i32,
     form: CsrfForm<DeleteForm<'_>>,
     app: AppState<'_>,

@@ -16,7 +16,7 @@ use super::page::Page;
 use crate::api_keys::entity as api_key;
 use crate::api_keys::service::{self, CreateError, NewKey};
 use crate::auth::csrf::{CsrfForm, NoFields};
-use crate::auth::{AppState, ClientInfo, CurrentUser};
+use crate::auth::{AppState, ClientInfo, CurrentUser, Recent};
 use crate::error::AppError;
 
 pub fn routes() -> Vec<rocket::Route> {
@@ -134,6 +134,7 @@ async fn keys_page(
 #[post("/account/api-keys", data = "<form>")]
 async fn create_key(
     current: CurrentUser,
+    _recent: Recent,
     form: CsrfForm<CreateKeyForm<'_>>,
     page: Page<'_>,
     app: AppState<'_>,

@@ -79,8 +79,9 @@ fn render_error(
     if status == Status::Unauthorized {
         return Redirect::to(super::login_uri_for(req)).respond_to(req);
     }
-    if let Some(to) = detail.redirect {
-        return Flash::error(Redirect::to(to), message.to_owned()).respond_to(req);
+    if let Some(to) = &detail.redirect {
+        return Flash::error(Redirect::to(to.clone().into_owned()), message.to_owned())
+            .respond_to(req);
     }
     // The site's layout with the signed-in header: whoever `handle` (or a
     // guard of the failed route) found signed in.

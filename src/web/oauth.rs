@@ -11,8 +11,9 @@ use super::page::Page;
 use super::safe_next;
 use crate::auth::csrf::{CsrfForm, NoFields};
 use crate::auth::oauth_flow::{self as flow, FlowKind};
+use crate::auth::reauth;
 use crate::auth::sign_in::{self, Outcome, Refusal};
-use crate::auth::{AppState, ClientInfo, CurrentUser};
+use crate::auth::{AppState, ClientInfo, CurrentUser, Recent};
 use crate::error::AppError;
 use crate::oauth::Provider;
 use crate::oauth::client::{self, Identity, ProviderHttp};
@@ -116,7 +117,9 @@ async fn login(
 ) -> Result<Redirect, AppError> {
     let provider = provider(&app, name)?;
     let next = next.and_then(safe_next);
-    if current.is_some() {
+    // A signed-in person comes here to confirm it is them (an account
+    // without password or 2FA): only a recent session is sent straight on.
+    if current.is_some_and(|current| reauth::is_recent(app.config, app.clock.now(), &current)) {
         return Ok(Redirect::to(next.unwrap_or("/account").to_owned()));
     }
     to_provider(&app, cookies, provider, FlowKind::Login, None, next)
@@ -126,6 +129,7 @@ async fn login(
 async fn link(
     name: &str,
     current: CurrentUser,
+    _recent: Recent,
     _form: CsrfForm<NoFields>,
     app: AppState<'_>,
     cookies: &CookieJar<'_>,
@@ -270,6 +274,7 @@ fn signed_in_by_provider(
 async fn unlink(
     name: &str,
     current: CurrentUser,
+    _recent: Recent,
     _form: CsrfForm<NoFields>,
     app: AppState<'_>,
     client: ClientInfo,

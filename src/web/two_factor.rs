@@ -20,7 +20,7 @@ use crate::accounts::entity as user;
 use crate::auth::csrf::{CsrfForm, NoFields};
 use crate::auth::pending;
 use crate::auth::sign_in::{self, Outcome, Refusal, confirm_password, count_sign_in_failure};
-use crate::auth::{AppState, ClientInfo, CurrentUser};
+use crate::auth::{AppState, ClientInfo, CurrentUser, Recent};
 use crate::error::AppError;
 use crate::two_factor::entity::count_unused;
 use crate::two_factor::service::{self, Confirmation};
@@ -130,6 +130,7 @@ fn render_setup(
 #[get("/account/2fa/setup")]
 async fn setup_page(
     current: CurrentUser,
+    _recent: Recent,
     page: Page<'_>,
     app: AppState<'_>,
 ) -> Result<Either<Flash<Redirect>, Template>, AppError> {
@@ -151,6 +152,7 @@ async fn setup_page(
 #[post("/account/2fa/setup", data = "<_form>")]
 async fn setup(
     current: CurrentUser,
+    _recent: Recent,
     _form: CsrfForm<NoFields>,
     app: AppState<'_>,
 ) -> Result<Either<Flash<Redirect>, Redirect>, AppError> {
@@ -206,6 +208,7 @@ fn codes_page(
 #[post("/account/2fa/confirm", data = "<form>")]
 async fn confirm(
     current: CurrentUser,
+    _recent: Recent,
     form: CsrfForm<CodeForm<'_>>,
     page: Page<'_>,
     app: AppState<'_>,

@@ -26,6 +26,7 @@ mod oauth;
 mod oauth_provider;
 mod operations;
 mod rate_limits;
+mod reauth;
 mod recovery;
 mod sessions;
 mod socket;

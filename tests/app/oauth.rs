@@ -6,11 +6,11 @@ use serde_json::json;
 use crate::helpers::{Browser, PASSWORD, TestApp, TestResponse, app};
 use crate::oauth_provider::{Failure, FakeProvider, ProviderUser};
 
-async fn setup() -> (TestApp, FakeProvider) {
+pub(crate) async fn setup() -> (TestApp, FakeProvider) {
     setup_with(|builder| builder).await
 }
 
-async fn setup_with(
+pub(crate) async fn setup_with(
     configure: impl FnOnce(crate::helpers::AppBuilder) -> crate::helpers::AppBuilder,
 ) -> (TestApp, FakeProvider) {
     let provider = FakeProvider::start().await;
@@ -27,7 +27,7 @@ fn octocat() -> ProviderUser {
 
 /// Follows the app's redirect to the provider, lets the provider answer as
 /// a browser would see it, and brings its redirect back to the app.
-async fn via_provider(
+pub(crate) async fn via_provider(
     browser: &Browser<'_>,
     provider: &FakeProvider,
     start: TestResponse,
@@ -60,7 +60,10 @@ async fn login_with_provider(browser: &Browser<'_>, provider: &FakeProvider) -> 
 }
 
 /// A browser signed in as octocat through the provider (a new account).
-async fn octocat_signed_in<'a>(app: &'a TestApp, provider: &FakeProvider) -> Browser<'a> {
+pub(crate) async fn octocat_signed_in<'a>(
+    app: &'a TestApp,
+    provider: &FakeProvider,
+) -> Browser<'a> {
     provider.sign_in_as(octocat());
     let browser = app.browser();
     login_with_provider(&browser, provider)
@@ -69,7 +72,7 @@ async fn octocat_signed_in<'a>(app: &'a TestApp, provider: &FakeProvider) -> Bro
     browser
 }
 
-async fn link_provider(browser: &Browser<'_>, provider: &FakeProvider) -> TestResponse {
+pub(crate) async fn link_provider(browser: &Browser<'_>, provider: &FakeProvider) -> TestResponse {
     let start = browser.submit("/oauth/fake/link", &[]).await;
     via_provider(browser, provider, start).await
 }

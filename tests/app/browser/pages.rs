@@ -198,6 +198,7 @@ async fn every_page_fits_a_phone_and_passes_axe_signed_out_signed_in_and_as_staf
                 "/account/api-keys",
                 "/account/security",
                 "/account/linked",
+                "/account/confirm?next=/account/api-keys",
                 "/members",
                 "/admin",
                 "/no-such-page",
@@ -222,6 +223,12 @@ async fn every_page_fits_a_phone_and_passes_axe_signed_out_signed_in_and_as_staf
         .submit("form[action^='/account/api-keys#'] button[type=submit]")
         .await;
     problems.extend(check_here(&chrome, "user", "/account/api-keys errors").await);
+    chrome.goto(&served.url("/account/confirm")).await;
+    chrome.type_into("#password", "not my password").await;
+    chrome
+        .submit("form[action='/account/confirm'] button")
+        .await;
+    problems.extend(check_here(&chrome, "user", "/account/confirm errors").await);
 
     // Setting up two-factor authentication, then staff with it, as staff
     // must have.
@@ -241,7 +248,15 @@ async fn every_page_fits_a_phone_and_passes_axe_signed_out_signed_in_and_as_staf
     sign_in(&chrome, &served, user).await;
     chrome.type_into("#code", &next_code(&secret)).await;
     chrome.submit("form[action='/login/2fa'] button").await;
-    problems.extend(check(&chrome, &served, "staff", &["/account/2fa"]).await);
+    problems.extend(
+        check(
+            &chrome,
+            &served,
+            "staff",
+            &["/account/confirm", "/account/2fa"],
+        )
+        .await,
+    );
     chrome.type_into("#disable_password", "wrong").await;
     chrome.type_into("#disable_code", "000000").await;
     chrome
