@@ -4,7 +4,7 @@
 //! hashes, TOTP secret or recovery codes; an API key appears by name and
 //! prefix only, a session by its public id.
 
-use sea_orm::{DbErr, DatabaseConnection};
+use sea_orm::{DatabaseConnection, DbErr};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;

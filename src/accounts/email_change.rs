@@ -77,7 +77,9 @@ pub async fn request<C: ConnectionTrait>(
         let subject = format!("{}: confirm your new email address", config.site_name);
         email::queue(conn, now, new_email, &subject, &body).await?;
     }
-    let notice = Notice::AddressChangeRequested { new_address: new_email };
+    let notice = Notice::AddressChangeRequested {
+        new_address: new_email,
+    };
     notice::queue(conn, config, now, &account.email, &account.username, notice).await?;
     let event = Event::new(account.id, EventKind::EmailChangeRequested, client)
         .detail(json!({ "to": new_email }));
@@ -112,7 +114,10 @@ pub async fn apply<C: ConnectionTrait>(
         .ok_or_else(|| DbErr::Custom("a change link without its address".to_owned()))?;
     let changed = user::Entity::update_many()
         .col_expr(user::Column::Email, Expr::value(new_email.clone()))
-        .col_expr(user::Column::EmailKey, Expr::value(user::email_key(&new_email)))
+        .col_expr(
+            user::Column::EmailKey,
+            Expr::value(user::email_key(&new_email)),
+        )
         .col_expr(user::Column::EmailVerifiedAt, Expr::value(now))
         .col_expr(user::Column::UpdatedAt, Expr::value(now))
         .filter(user::Column::Id.eq(account.id))

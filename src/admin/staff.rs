@@ -201,12 +201,24 @@ pub async fn reset_two_factor(
         .by(acting.actor.id)
         .detail(by);
     security_log::record(&txn, acting.now, theirs).await;
-    let ours = Event::new(acting.actor.id, EventKind::TwoFactorResetOfAccount, acting.client)
-        .by(acting.actor.id)
-        .detail(json!({ "account": account.username }));
+    let ours = Event::new(
+        acting.actor.id,
+        EventKind::TwoFactorResetOfAccount,
+        acting.client,
+    )
+    .by(acting.actor.id)
+    .detail(json!({ "account": account.username }));
     security_log::record(&txn, acting.now, ours).await;
     let notice = Notice::TwoFactorResetByStaff;
-    notice::queue(&txn, config, acting.now, &account.email, &account.username, notice).await?;
+    notice::queue(
+        &txn,
+        config,
+        acting.now,
+        &account.email,
+        &account.username,
+        notice,
+    )
+    .await?;
     txn.commit().await?;
     tracing::info!(
         user = account.id,

@@ -32,17 +32,14 @@ pub async fn delete_account(
     password: &str,
 ) -> Result<Deletion, AppError> {
     let account = &current.user;
-    if account.password_hash.is_none() && !reauth::is_recent(app.config, app.clock.now(), current)
-    {
+    if account.password_hash.is_none() && !reauth::is_recent(app.config, app.clock.now(), current) {
         return Ok(Deletion::ConfirmFirst);
     }
     let mut errors = FormErrors::default();
     if typed_username.trim() != account.username {
         errors.add("confirm", "Type your username exactly to confirm.");
     }
-    if account.password_hash.is_some()
-        && !confirm_password(app, client, current, password).await?
-    {
+    if account.password_hash.is_some() && !confirm_password(app, client, current, password).await? {
         errors.add("delete_password", "That password is not correct.");
     }
     if !errors.is_empty() {

@@ -87,7 +87,8 @@ pub enum Refusal {
 }
 
 /// What an unverified account is told in `mandatory` mode.
-pub const UNVERIFIED: &str = "Confirm your email address first: open the link we sent you. It can be sent again.";
+pub const UNVERIFIED: &str =
+    "Confirm your email address first: open the link we sent you. It can be sent again.";
 
 /// True when `user` may not sign in until its address is verified.
 fn awaits_verification(app: &AppState<'_>, user: &user::Model) -> bool {
@@ -505,7 +506,10 @@ async fn check_password(
     }
     if awaits_verification(app, &user) {
         let user_id = user.id;
-        return Ok(PasswordCheck::Refused(Refusal::Unverified { user_id }, None));
+        return Ok(PasswordCheck::Refused(
+            Refusal::Unverified { user_id },
+            None,
+        ));
     }
     if stored.is_some_and(|hash| app.hasher.needs_rehash(&hash)) {
         let rehashed = app.hasher.hash(&password).await?;

@@ -12,9 +12,9 @@ use sea_orm::TransactionTrait as _;
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
-use super::{AppState, cookies};
-use super::recovery::LinkError;
 use super::ClientInfo;
+use super::recovery::LinkError;
+use super::{AppState, cookies};
 use crate::accounts::email_change::{self, ApplyError};
 use crate::accounts::entity as user;
 use crate::accounts::recovery::account_state;

@@ -16,14 +16,22 @@ const TEMPLATE: &str = include_str!("../../templates/email/notice.txt");
 pub enum Notice<'a> {
     PasswordChanged,
     /// Sent to the old address when a change to `new_address` is asked for.
-    AddressChangeRequested { new_address: &'a str },
+    AddressChangeRequested {
+        new_address: &'a str,
+    },
     /// Sent to the old address once the change is confirmed.
-    AddressChanged { new_address: &'a str },
+    AddressChanged {
+        new_address: &'a str,
+    },
     TwoFactorEnabled,
     TwoFactorDisabled,
     TwoFactorResetByStaff,
-    RecoveryCodeUsed { left: u64 },
-    ApiKeyCreated { name: &'a str },
+    RecoveryCodeUsed {
+        left: u64,
+    },
+    ApiKeyCreated {
+        name: &'a str,
+    },
     AccountDeleted,
 }
 
@@ -52,21 +60,21 @@ impl Notice<'_> {
             Notice::AddressChanged { new_address } => format!(
                 "The email address of your {site} account was changed to {new_address}. This address will get no more mail about it."
             ),
-            Notice::TwoFactorEnabled => format!(
-                "Two-factor authentication was turned on for your {site} account."
-            ),
-            Notice::TwoFactorDisabled => format!(
-                "Two-factor authentication was turned off for your {site} account."
-            ),
+            Notice::TwoFactorEnabled => {
+                format!("Two-factor authentication was turned on for your {site} account.")
+            }
+            Notice::TwoFactorDisabled => {
+                format!("Two-factor authentication was turned off for your {site} account.")
+            }
             Notice::TwoFactorResetByStaff => format!(
                 "A {site} administrator turned off two-factor authentication for your account and signed out all of its sessions. Turn it on again after you sign in."
             ),
             Notice::RecoveryCodeUsed { left } => format!(
                 "A recovery code was used to sign in to your {site} account. {left} unused codes are left."
             ),
-            Notice::ApiKeyCreated { name } => format!(
-                "A new API key named \"{name}\" was created for your {site} account."
-            ),
+            Notice::ApiKeyCreated { name } => {
+                format!("A new API key named \"{name}\" was created for your {site} account.")
+            }
             Notice::AccountDeleted => format!(
                 "Your {site} account and everything it held were deleted. Thank you for having been with us."
             ),
@@ -101,7 +109,10 @@ pub async fn queue<C: ConnectionTrait>(
     let body = TEMPLATE
         .replace("{site}", &config.site_name)
         .replace("{username}", username)
-        .replace("{security}", &format!("{}/account/security", config.public_url))
+        .replace(
+            "{security}",
+            &format!("{}/account/security", config.public_url),
+        )
         .replace("{advice}", &notice.advice(config))
         .replace("{what}", &notice.what(&config.site_name));
     let subject = format!("{}: {}", config.site_name, notice.event());

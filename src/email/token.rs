@@ -177,7 +177,10 @@ pub async fn find_live_for<C: ConnectionTrait>(
         .one(conn)
         .await?
         .ok_or(TokenError::Unknown)?;
-    if !purposes.iter().any(|purpose| row.purpose == purpose.as_str()) {
+    if !purposes
+        .iter()
+        .any(|purpose| row.purpose == purpose.as_str())
+    {
         return Err(TokenError::Unknown);
     }
     if row.used_at.is_some() {

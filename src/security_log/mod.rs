@@ -138,7 +138,9 @@ impl EventKind {
             EventKind::EmailChangeRequested => "Change of email address requested",
             EventKind::EmailChanged => "Email address changed",
             EventKind::TwoFactorResetByStaff => "Two-factor authentication turned off by staff",
-            EventKind::TwoFactorResetOfAccount => "Turned off an account's two-factor authentication",
+            EventKind::TwoFactorResetOfAccount => {
+                "Turned off an account's two-factor authentication"
+            }
             EventKind::Reauthenticated => "Confirmed it was you",
             EventKind::ReauthenticationFailed => "Failed confirmation",
         }

@@ -111,9 +111,9 @@ pub fn sentence(kind: EventKind, detail: &Value) -> String {
             _ => kind.label().to_owned(),
         },
         EventKind::TwoFactorResetByStaff => match by {
-            Some(by) => format!(
-                "{by} turned off two-factor authentication and ended every session"
-            ),
+            Some(by) => {
+                format!("{by} turned off two-factor authentication and ended every session")
+            }
             None => kind.label().to_owned(),
         },
         EventKind::TwoFactorResetOfAccount => match text(detail, "account") {

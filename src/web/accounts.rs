@@ -17,10 +17,10 @@ use crate::accounts::service::Registration;
 use crate::auth::csrf::{CsrfForm, NoFields};
 use crate::auth::deletion::{self, Deletion};
 use crate::auth::email_change::{self, ChangeRequest};
-use crate::auth::{ended, verification};
 use crate::auth::password::{self, PasswordChange, PasswordChangeError};
 use crate::auth::sign_in::{self, Holder, NewAccount, Outcome, Refusal};
 use crate::auth::{AppState, ClientInfo, CurrentUser, Recent, reauth, session};
+use crate::auth::{ended, verification};
 use crate::config::EmailVerification;
 use crate::error::AppError;
 
@@ -292,7 +292,9 @@ async fn change_email(
         ChangeRequest::Invalid(errors) => {
             let mut context = account_context(&current, &app, &errors).await?;
             context["values"] = json!({ "email": form.email.trim() });
-            Ok(FormResponse::Invalid(page.render("accounts/account", context)))
+            Ok(FormResponse::Invalid(
+                page.render("accounts/account", context),
+            ))
         }
     }
 }
