@@ -9,6 +9,7 @@ use time::Duration;
 
 use crate::api_keys::create_key;
 use crate::helpers::{Browser, OutboxDir, PASSWORD, TestApp, app, encode};
+use crate::oauth_provider::ProviderUser;
 use crate::two_factor::{code, enable, now};
 
 async fn spawn_with(key: &str, value: &str) -> (TestApp, OutboxDir) {
@@ -313,12 +314,39 @@ async fn a_change_link_dies_with_a_password_change_and_a_taken_address_is_not_re
         .assert_status(Status::BadRequest);
     assert_eq!(email_of(&app, "alice").await, "alice@example.com");
 
+    // A link older than `email_link_hours` is refused.
+    let before = messages(&app).await.len();
+    ask_change(&alice, "late@example.com", "another long passphrase here")
+        .await
+        .assert_redirect("/account");
+    let late = confirm_path(
+        &since(&app, before)
+            .await
+            .iter()
+            .find(|m| m.to_address == "late@example.com")
+            .unwrap()
+            .body_text,
+    );
+    app.clock.advance(Duration::hours(25));
+    app.browser()
+        .get(&late)
+        .await
+        .assert_status(Status::BadRequest);
+    press_confirm(&app.browser(), &late)
+        .await
+        .assert_status(Status::BadRequest);
+    assert_eq!(email_of(&app, "alice").await, "alice@example.com");
+    alice
+        .login("alice", "another long passphrase here")
+        .await
+        .assert_redirect("/account");
+
     // At most three links an hour.
-    for address in ["a1@example.com", "a2@example.com"] {
+    for address in ["a1@example.com", "a2@example.com", "a3@example.com"] {
         ask_change(&alice, address, "another long passphrase here").await;
     }
     let before = messages(&app).await.len();
-    let capped = ask_change(&alice, "a3@example.com", "another long passphrase here").await;
+    let capped = ask_change(&alice, "a4@example.com", "another long passphrase here").await;
     capped.assert_redirect("/account");
     assert_eq!(messages(&app).await.len(), before, "capped: nothing sent");
 }
@@ -613,4 +641,44 @@ async fn a_superuser_turns_off_someones_two_factor_ends_their_sessions_and_email
         .assert_status(Status::Conflict);
     assert_eq!(messages(&app).await.len(), before + 1);
     bob.login("bob", PASSWORD).await.assert_redirect("/account");
+}
+
+#[rocket::async_test]
+async fn a_provider_verified_address_counts_as_verified_and_any_other_gets_a_link() {
+    let (app, provider) =
+        crate::oauth::setup_with(|builder| builder.config("email_verification", "mandatory")).await;
+    // The profile's address, with no word on verification: a link, and in
+    // mandatory mode no sign-in until it is confirmed.
+    provider.sign_in_as(ProviderUser::new(1, "plain", "plain@example.com"));
+    let browser = app.browser();
+    crate::oauth::login_with_provider(&browser, &provider)
+        .await
+        .assert_redirect("/login");
+    assert!(!browser.is_signed_in().await);
+    let sent = messages(&app).await;
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].to_address, "plain@example.com");
+    press_confirm(&app.browser(), &confirm_path(&sent[0].body_text))
+        .await
+        .assert_redirect("/account");
+    crate::oauth::login_with_provider(&browser, &provider)
+        .await
+        .assert_redirect("/account");
+
+    // GitHub's primary verified address: verified at once, no mail.
+    provider.sign_in_as(ProviderUser {
+        id: 2,
+        login: "vouched".to_owned(),
+        email: None,
+        emails: vec![("vouched@example.com".to_owned(), true, true)],
+    });
+    let other = app.browser();
+    crate::oauth::login_with_provider(&other, &provider)
+        .await
+        .assert_redirect("/account");
+    assert_eq!(messages(&app).await.len(), 1);
+    assert_eq!(
+        app.count("users WHERE email_verified_at IS NOT NULL").await,
+        2
+    );
 }
