@@ -52,6 +52,10 @@ pub async fn request_change(
     };
     let now = app.clock.now();
     let txn = app.db.begin().await?;
+    // A write first: on SQLite a transaction that read before writing
+    // fails if another wrote in between; this one waits its turn instead,
+    // and two requests of one account count each other's links.
+    user::lock_and_find(&txn, account.id).await?;
     if email_change::sent_last_hour(&txn, now, account).await? >= MAILS_PER_HOUR {
         return Ok(ChangeRequest::TooSoon);
     }

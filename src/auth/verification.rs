@@ -160,6 +160,9 @@ pub async fn resend(app: &AppState<'_>, account: &user::Model) -> Result<Resend,
     }
     let now = app.clock.now();
     let txn = app.db.begin().await?;
+    // A write first (see `accounts::entity::lock_and_find`): reading the
+    // count, then writing, would fail on SQLite if another wrote between.
+    user::lock_and_find(&txn, account.id).await?;
     if verification::sent_last_hour(&txn, now, account).await? >= MAILS_PER_ADDRESS_PER_HOUR {
         return Ok(Resend::TooSoon);
     }
