@@ -17,6 +17,7 @@ mod m20261129_000021_email_key;
 mod m20261129_000022_email_tokens;
 mod m20261129_000023_email_verified;
 mod m20261129_000024_session_confirmed_at;
+mod m20261129_000025_email_key_case_folding;
 mod m20261129_000050_email_change;
 
 pub struct Migrator;
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000022_email_tokens::Migration),
             Box::new(m20261129_000023_email_verified::Migration),
             Box::new(m20261129_000024_session_confirmed_at::Migration),
+            Box::new(m20261129_000025_email_key_case_folding::Migration),
             Box::new(m20261129_000050_email_change::Migration),
         ]
     }

@@ -111,14 +111,16 @@ pub fn is_email_taken(message: &str) -> bool {
     message.contains(EMAIL_INDEX) || message.contains("email_key")
 }
 
-/// The key that makes two spellings of one email one account: NFC, then
-/// Unicode lowercase (SQL's `lower()` is ASCII-only on SQLite), then NFC
-/// again. `ü@bücher.de` and `Ü@BÜCHER.DE`, or a composed and a decomposed
-/// `café@`, have one key.
+/// The key that makes two spellings of one email one account: Unicode's
+/// canonical caseless match (NFD, full case folding, then NFC to store),
+/// not SQL's `lower()` (ASCII-only on SQLite) nor `to_lowercase` (which
+/// leaves `ß` apart from `SS`). `ü@bücher.de` and `Ü@BÜCHER.DE`,
+/// `straße@x.de` and `STRASSE@x.de`, or a composed and a decomposed `café@`,
+/// have one key.
 pub fn email_key(email: &str) -> String {
     use unicode_normalization::UnicodeNormalization as _;
-    let composed: String = email.trim().nfc().collect();
-    composed.to_lowercase().nfc().collect()
+    let decomposed: String = email.trim().nfd().collect();
+    caseless::default_case_fold_str(&decomposed).nfc().collect()
 }
 
 /// The user whose username or email is `login`, ignoring case. A username
@@ -275,4 +277,24 @@ pub async fn lock_and_find(
 pub async fn delete_by_id(db: &impl ConnectionTrait, user_id: i32) -> Result<(), DbErr> {
     Entity::delete_by_id(user_id).exec(db).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::email_key;
+
+    #[test]
+    fn spellings_of_one_address_share_a_key() {
+        for (a, b) in [
+            ("straße@x.de", "STRASSE@x.de"),
+            ("Ü@BÜCHER.DE", "ü@bücher.de"),
+            ("cafe\u{301}@x.fr", "CAFÉ@X.FR"),
+            ("ﬁx@x.org", "FIX@x.org"),
+            ("ΣΊΣΥΦΟΣ@x.gr", "σίσυφος@x.gr"),
+        ] {
+            assert_eq!(email_key(a), email_key(b), "{a} / {b}");
+        }
+        assert_ne!(email_key("a@x.de"), email_key("b@x.de"));
+        assert_eq!(email_key("STRASSE@X.DE"), "strasse@x.de");
+    }
 }

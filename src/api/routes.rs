@@ -462,6 +462,9 @@ fn page_param(page: Option<&str>) -> Result<u64, AppError> {
 }
 
 /// Superuser: deletes a user with everything they own.
+///
+/// Needs a bearer token whose password grant is within `reauth_minutes`;
+/// an API key, or an older token, gets 403 `reauthentication_required`.
 #[utoipa::path(
     delete,
     path = "/api/v1/users/{id}",

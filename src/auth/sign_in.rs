@@ -476,7 +476,7 @@ async fn check_password(
     };
     let subject = match &user {
         Some(user) => format!("user:{}", user.id),
-        None => format!("login:{}", login.to_lowercase()),
+        None => format!("login:{}", user::email_key(login)),
     };
     let device = user.as_ref().and_then(|user| device_of(device, user));
     let counters = sign_in_counters(app, client, &subject, device);
