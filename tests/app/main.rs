@@ -22,6 +22,7 @@ mod guards;
 mod hardening;
 mod hashing;
 mod input;
+mod lifecycle;
 mod oauth;
 mod oauth_provider;
 mod operations;
