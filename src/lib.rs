@@ -40,6 +40,8 @@ pub mod admin;
 pub mod api_keys;
 /// The email outbox, its worker and the mailers (SMTP or files).
 pub mod email;
+/// The holder's data as one JSON download, without secrets.
+pub mod export;
 /// The background sweeper of expired rows.
 pub mod maintenance;
 /// OAuth providers, identities and linked accounts.

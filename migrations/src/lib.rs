@@ -20,6 +20,7 @@ mod m20261129_000024_session_confirmed_at;
 mod m20261129_000025_email_key_case_folding;
 mod m20261129_000030_refresh_tokens;
 mod m20261129_000040_passkeys;
+mod m20261129_000050_email_change;
 
 pub struct Migrator;
 
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000025_email_key_case_folding::Migration),
             Box::new(m20261129_000030_refresh_tokens::Migration),
             Box::new(m20261129_000040_passkeys::Migration),
+            Box::new(m20261129_000050_email_change::Migration),
         ]
     }
 }

@@ -110,6 +110,24 @@ pub struct LoginForm<'r> {
     pub next: &'r str,
 }
 
+/// `POST /account/email`.
+#[derive(FromForm)]
+pub struct ChangeEmailForm<'r> {
+    #[field(default = "")]
+    pub email: &'r str,
+    #[field(default = "")]
+    pub password: &'r str,
+}
+
+/// `POST /account/delete`: the password and the username typed out.
+#[derive(FromForm)]
+pub struct DeleteAccountForm<'r> {
+    #[field(default = "")]
+    pub password: &'r str,
+    #[field(default = "")]
+    pub confirm: &'r str,
+}
+
 #[derive(FromForm)]
 pub struct ChangePasswordForm<'r> {
     #[field(default = "")]

@@ -6,6 +6,7 @@
 //! message in the same time; `next` is followed only to a local path; a
 //! password change ends every other session.
 
+pub mod email_change;
 pub mod entity;
 pub mod forms;
 pub mod password;

@@ -46,16 +46,15 @@ pub async fn queue_reset_mail<C: ConnectionTrait>(
     now: OffsetDateTime,
     account: &user::Model,
 ) -> Result<(), sea_orm::DbErr> {
-    let secret = token::issue(
-        conn,
-        config,
-        now,
-        account.id,
-        token::Purpose::PasswordReset,
-        &account_state(config, account),
-        config.password_reset,
-    )
-    .await?;
+    let state = account_state(config, account);
+    let new = token::Issue {
+        user_id: account.id,
+        purpose: token::Purpose::PasswordReset,
+        state: &state,
+        lifetime: config.password_reset,
+        new_email: None,
+    };
+    let secret = token::issue(conn, config, now, new).await?;
     let link = format!("{}/password/reset/{secret}", config.public_url);
     let body = RESET_MAIL
         .replace("{username}", &account.username)

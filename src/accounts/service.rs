@@ -2,12 +2,17 @@
 //! registration with the full sign-up policy, passwords, deleting and
 //! (de)activating accounts. Signing in is `auth::sign_in`'s.
 
-use sea_orm::{ActiveModelTrait as _, ConnectionTrait, DatabaseConnection, DbErr, Set};
+use sea_orm::{
+    ActiveModelTrait as _, ConnectionTrait, DatabaseConnection, DbErr, Set, TransactionTrait as _,
+};
 use time::OffsetDateTime;
 
 use super::entity::{self as user, USERNAME_INDEX};
 use super::forms::{Email, Username};
 use super::password::{HashError, Password, PasswordHasher, check_new_password};
+use super::verification;
+use crate::config::AppConfig;
+use crate::email::notice::{self, Notice};
 use crate::error::{AppError, FormErrors};
 
 /// What a new account is made from, as typed.
@@ -17,6 +22,9 @@ pub struct Registration<'a> {
     pub password: &'a str,
     /// The `password_min_length` setting.
     pub min_password_length: usize,
+    /// When set, the link to verify the address is queued in the
+    /// account's own transaction: no account without its mail.
+    pub verification_mail: Option<&'a AppConfig>,
 }
 
 /// Roles given at creation: none for sign-up, all for `createsuperuser`.
@@ -102,6 +110,7 @@ pub async fn register(
         });
     };
     let password_hash = hasher.hash(&password).await?;
+    let txn = db.begin().await?;
     let inserted = user::ActiveModel {
         username: Set(username.as_str().to_owned()),
         email: Set(email.as_str().to_owned()),
@@ -116,10 +125,16 @@ pub async fn register(
         last_login_at: Set(None),
         ..Default::default()
     }
-    .insert(db)
+    .insert(&txn)
     .await;
     match inserted {
-        Ok(user) => Ok(user),
+        Ok(user) => {
+            if let Some(config) = input.verification_mail {
+                verification::queue_verify_mail(&txn, config, now, &user).await?;
+            }
+            txn.commit().await?;
+            Ok(user)
+        }
         Err(err) => match crate::db::unique_violation(&err) {
             Some(message) if message.contains(USERNAME_INDEX) => {
                 errors.add("username", TAKEN_USERNAME);
@@ -261,6 +276,27 @@ pub async fn delete_user(db: &DatabaseConnection, user_id: i32) -> Result<(), Ac
     Ok(())
 }
 
+/// The holder deletes their own account: the notice is queued to its
+/// address, then the row goes and everything it owns with it (sessions,
+/// keys, links, codes, tokens, its security log), in one transaction that
+/// refuses to remove the last active superuser. The security log goes
+/// with the account, so the deletion is written to the server's log.
+pub async fn delete_own_account(
+    db: &DatabaseConnection,
+    config: &AppConfig,
+    now: OffsetDateTime,
+    account: &user::Model,
+) -> Result<(), AccountChangeError> {
+    use sea_orm::EntityTrait as _;
+    let txn = begin_superuser_safe(db, account.id, |user| user.is_superuser).await?;
+    let notice = Notice::AccountDeleted;
+    notice::queue(&txn, config, now, &account.email, &account.username, notice).await?;
+    user::Entity::delete_by_id(account.id).exec(&txn).await?;
+    txn.commit().await?;
+    tracing::info!(user_id = account.id, "account deleted by its holder");
+    Ok(())
+}
+
 /// Turns an account on or off, in a transaction that makes sure an active
 /// superuser remains when a superuser is turned off.
 pub async fn set_active(
@@ -344,6 +380,16 @@ async fn another_superuser_remains(
     }
 }
 
+/// How a provider vouches for a new account's address.
+pub struct ExternalEmail<'a> {
+    pub address: &'a str,
+    /// The provider says the address is verified: it counts as verified.
+    pub verified: bool,
+    /// Otherwise, when set, the verification link is queued in the
+    /// account's transaction.
+    pub verification_mail: Option<&'a AppConfig>,
+}
+
 /// Makes an account for someone arriving from an OAuth provider: no
 /// password, the provider's email, and a username made from `login_hint`
 /// (cleaned to the allowed characters, then `-2`, `-3`... until free).
@@ -352,13 +398,14 @@ pub async fn register_external(
     db: &DatabaseConnection,
     now: OffsetDateTime,
     login_hint: &str,
-    email: &str,
+    external: ExternalEmail<'_>,
 ) -> Result<user::Model, RegisterError> {
     let mut errors = FormErrors::default();
-    let Some(email) = errors.check("email", Email::parse(email)) else {
+    let Some(email) = errors.check("email", Email::parse(external.address)) else {
         return Err(RegisterError::Invalid(errors));
     };
     let base = username_base(login_hint);
+    let txn = db.begin().await?;
     for attempt in 1..=50 {
         let candidate = if attempt == 1 {
             base.clone()
@@ -367,10 +414,14 @@ pub async fn register_external(
             let keep = base.len().min(32 - suffix.len());
             format!("{}{suffix}", &base[..keep])
         };
+        // A savepoint per try: on PostgreSQL a failed insert would
+        // otherwise abort the whole transaction.
+        let attempt = txn.begin().await?;
         let inserted = user::ActiveModel {
             username: Set(candidate),
             email: Set(email.as_str().to_owned()),
             email_key: Set(user::email_key(email.as_str())),
+            email_verified_at: Set(external.verified.then_some(now)),
             password_hash: Set(None),
             is_active: Set(true),
             is_member: Set(false),
@@ -381,10 +432,17 @@ pub async fn register_external(
             last_login_at: Set(None),
             ..Default::default()
         }
-        .insert(db)
+        .insert(&attempt)
         .await;
         match inserted {
-            Ok(user) => return Ok(user),
+            Ok(user) => {
+                attempt.commit().await?;
+                if let (false, Some(config)) = (external.verified, external.verification_mail) {
+                    verification::queue_verify_mail(&txn, config, now, &user).await?;
+                }
+                txn.commit().await?;
+                return Ok(user);
+            }
             Err(err) => match crate::db::unique_violation(&err) {
                 Some(message) if message.contains(USERNAME_INDEX) => continue,
                 Some(message) if user::is_email_taken(&message) => {

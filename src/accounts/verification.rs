@@ -34,16 +34,15 @@ pub async fn queue_verify_mail<C: ConnectionTrait>(
     now: OffsetDateTime,
     account: &user::Model,
 ) -> Result<(), DbErr> {
-    let secret = token::issue(
-        conn,
-        config,
-        now,
-        account.id,
-        token::Purpose::VerifyEmail,
-        &account_state(config, account),
-        config.email_link,
-    )
-    .await?;
+    let state = account_state(config, account);
+    let new = token::Issue {
+        user_id: account.id,
+        purpose: token::Purpose::VerifyEmail,
+        state: &state,
+        lifetime: config.email_link,
+        new_email: None,
+    };
+    let secret = token::issue(conn, config, now, new).await?;
     let link = format!("{}/email/confirm/{secret}", config.public_url);
     let body = VERIFY_MAIL
         .replace("{username}", &account.username)

@@ -1,5 +1,6 @@
 //! What staff do to other accounts: (de)activate, end every session, set
-//! roles, delete, email a password-reset link, remove a passkey. Each action checks who may act on whom, makes the
+//! roles, delete, email a password-reset link, remove a passkey, reset
+//! two-factor authentication. Each action checks who may act on whom, makes the
 //! change, and records it: in the account's log naming the staff member,
 //! or for a deletion (which takes the account's own log with it) in the
 //! acting staff member's log, naming the deleted account.
@@ -13,6 +14,7 @@ use crate::accounts::service::{self, begin_superuser_safe};
 use crate::api_keys::entity as api_key;
 use crate::client::ClientInfo;
 use crate::config::AppConfig;
+use crate::email::notice::{self, Notice};
 use crate::error::AppError;
 use crate::passkeys::service::{self as passkeys, PasskeyError};
 use crate::security_log::{self, Event, EventKind};
@@ -201,4 +203,53 @@ pub async fn remove_passkey(
         "passkey removed by staff"
     );
     Ok(())
+}
+
+/// A superuser turns off `account`'s two-factor authentication (for a
+/// holder who lost both the authenticator and the codes): the secret and
+/// codes go, every session ends, the holder is emailed, and both logs
+/// record it, all in one transaction.
+pub async fn reset_two_factor(
+    acting: &Acting<'_>,
+    config: &AppConfig,
+    account: &user::Model,
+) -> Result<u64, AppError> {
+    if !account.has_two_factor() {
+        return Err(AppError::Conflict(
+            "Two-factor authentication is already off for this account.",
+        ));
+    }
+    let txn = acting.db.begin().await?;
+    crate::two_factor::service::turn_off(&txn, account.id).await?;
+    let ended = store::delete_others(&txn, account.id, None).await?;
+    let by = json!({ "by": acting.actor.username, "sessions_ended": ended });
+    let theirs = Event::new(account.id, EventKind::TwoFactorResetByStaff, acting.client)
+        .by(acting.actor.id)
+        .detail(by);
+    security_log::record(&txn, acting.now, theirs).await;
+    let ours = Event::new(
+        acting.actor.id,
+        EventKind::TwoFactorResetOfAccount,
+        acting.client,
+    )
+    .by(acting.actor.id)
+    .detail(json!({ "account": account.username }));
+    security_log::record(&txn, acting.now, ours).await;
+    let notice = Notice::TwoFactorResetByStaff;
+    notice::queue(
+        &txn,
+        config,
+        acting.now,
+        &account.email,
+        &account.username,
+        notice,
+    )
+    .await?;
+    txn.commit().await?;
+    tracing::info!(
+        user = account.id,
+        by = acting.actor.id,
+        "two-factor authentication reset by a superuser"
+    );
+    Ok(ended)
 }

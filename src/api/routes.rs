@@ -226,6 +226,10 @@ fn token_answer(outcome: Outcome, scopes: Scopes) -> Result<TokenResponse, AppEr
         Outcome::Refused(Refusal::Inactive) => {
             return Ok(token_error("invalid_grant", sign_in::DEACTIVATED));
         }
+        // Like a deactivated account, told only after the right password.
+        Outcome::Refused(Refusal::Unverified { .. }) => {
+            return Ok(token_error("invalid_grant", sign_in::UNVERIFIED));
+        }
         // A wrong password, a missing `otp` after a right one and a wrong
         // `otp` get the same answer: telling them apart would confirm the
         // password to whoever is guessing it.

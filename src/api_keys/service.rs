@@ -1,14 +1,17 @@
 //! Creating and revoking keys, with the rules on names, scopes, expiry
 //! and how many a user may hold; each is recorded in the security log.
 
-use sea_orm::{ActiveModelTrait as _, DatabaseConnection, Set};
+use sea_orm::{ActiveModelTrait as _, DatabaseConnection, Set, TransactionTrait as _};
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
 
 use super::entity as api_key;
 use super::key;
 use super::scope::Scopes;
+use crate::accounts::entity as user;
 use crate::client::ClientInfo;
+use crate::config::AppConfig;
+use crate::email::notice::{self, Notice};
 use crate::error::{AppError, FormErrors};
 use crate::security_log::{self, Event, EventKind};
 
@@ -41,14 +44,17 @@ impl From<sea_orm::DbErr> for CreateError {
     }
 }
 
-/// Makes a key for `user_id`. The key itself is in the answer only.
+/// Makes a key for `account`, recorded and told to the holder by mail in
+/// the key's transaction. The key itself is in the answer only.
 pub async fn create(
     db: &DatabaseConnection,
+    config: &AppConfig,
     now: OffsetDateTime,
     client: &ClientInfo,
-    user_id: i32,
+    account: &user::Model,
     input: &NewKey<'_>,
 ) -> Result<key::NewKey, CreateError> {
+    let user_id = account.id;
     let mut errors = FormErrors::default();
     let name = input.name.trim();
     if name.is_empty() || name.chars().count() > MAX_NAME_LEN {
@@ -81,6 +87,7 @@ pub async fn create(
         return Err(CreateError::Invalid(errors));
     };
     let new_key = key::generate();
+    let txn = db.begin().await?;
     api_key::ActiveModel {
         user_id: Set(user_id),
         name: Set(name.to_owned()),
@@ -91,11 +98,14 @@ pub async fn create(
         expires_at: Set(expires_days.map(|days| now + Duration::days(days))),
         ..Default::default()
     }
-    .insert(db)
+    .insert(&txn)
     .await?;
     let event = Event::new(user_id, EventKind::ApiKeyCreated, client)
         .detail(json!({ "name": name, "key": new_key.prefix, "scopes": scopes.to_string() }));
-    security_log::record(db, now, event).await;
+    security_log::record(&txn, now, event).await;
+    let notice = Notice::ApiKeyCreated { name };
+    notice::queue(&txn, config, now, &account.email, &account.username, notice).await?;
+    txn.commit().await?;
     Ok(new_key)
 }
 

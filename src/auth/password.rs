@@ -1,16 +1,18 @@
 //! Changing a signed-in user's password: the current one confirmed (see
 //! `sign_in::confirm_password`), the policy, the new hash and credential
 //! version, every other session ended (those racing the change too: their
-//! version is the old one), the current one renewed, and the event.
+//! version is the old one), the current one renewed, the event and the
+//! notice mailed to the account, in one transaction.
 
 use rocket::http::CookieJar;
-use sea_orm::DbErr;
+use sea_orm::{DbErr, TransactionTrait as _};
 
 use super::client::ClientInfo;
 use super::state::AppState;
 use crate::accounts::entity as user;
 use crate::accounts::password::{Password, check_new_password};
 use crate::accounts::service::change_password_hash;
+use crate::email::notice::{self, Notice};
 use crate::error::{AppError, FormErrors};
 use crate::security_log::{self, Event, EventKind};
 use crate::sessions::store;
@@ -70,24 +72,35 @@ pub async fn change_password(
     let Some(new_password) = new_password.filter(|_| errors.is_empty()) else {
         return Err(PasswordChangeError::Invalid(errors));
     };
-    let (db, now) = (app.db, app.clock.now());
+    let now = app.clock.now();
     let hash = app
         .hasher
         .hash(&new_password)
         .await
         .map_err(AppError::from)?;
-    let version = change_password_hash(db, user.id, hash, now).await?;
-    if let Some(keep) = change.keep_session {
-        super::session::renew(app, cookies, keep, version).await?;
-    }
-    let ended = store::delete_others(db, user.id, change.keep_session).await?;
+    // The new password, the sessions it ends, the event and the notice
+    // commit together; the browser's new cookie is handed out once they
+    // have.
+    let txn = app.db.begin().await?;
+    let version = change_password_hash(&txn, user.id, hash, now).await?;
+    let renewed = match change.keep_session {
+        Some(keep) => store::renew(&txn, keep, version).await?,
+        None => None,
+    };
+    let ended = store::delete_others(&txn, user.id, change.keep_session).await?;
     let keys = if change.revoke_api_keys {
-        crate::api_keys::entity::revoke_all(db, user.id, now).await?
+        crate::api_keys::entity::revoke_all(&txn, user.id, now).await?
     } else {
         0
     };
     let event = Event::new(user.id, EventKind::PasswordChanged, client)
         .detail(serde_json::json!({ "other_sessions_ended": ended, "api_keys_revoked": keys }));
-    security_log::record(db, now, event).await;
+    security_log::record(&txn, now, event).await;
+    let notice = Notice::PasswordChanged;
+    notice::queue(&txn, app.config, now, &user.email, &user.username, notice).await?;
+    txn.commit().await?;
+    if let Some(issued) = renewed {
+        super::session::hand_out(app.config, cookies, &issued);
+    }
     Ok(ended)
 }

@@ -197,7 +197,7 @@ pub async fn renew(
 
 /// The session cookie (and the `ended` one beside it) for `issued`,
 /// persistent only for a remembered session.
-fn hand_out(config: &AppConfig, cookies: &CookieJar<'_>, issued: &store::IssuedSession) {
+pub(super) fn hand_out(config: &AppConfig, cookies: &CookieJar<'_>, issued: &store::IssuedSession) {
     let mut cookie = cookies::build(config, COOKIE, issued.secret.clone());
     let expires = if issued.session.remember {
         Some(issued.session.expires_at)

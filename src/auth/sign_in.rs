@@ -25,6 +25,7 @@ use crate::accounts::password::Password;
 use crate::accounts::service::{self as accounts, RegisterError, Registration, Roles};
 use crate::api_keys::scope::Scopes;
 use crate::config::limit::Limit;
+use crate::config::{AppConfig, EmailVerification};
 use crate::error::{AppError, FormErrors};
 use crate::oauth::Provider;
 use crate::oauth::client::Identity;
@@ -85,6 +86,25 @@ pub enum Refusal {
     NoEmail,
     /// The account is deactivated.
     Inactive,
+    /// With `email_verification = "mandatory"`: the account's address is
+    /// not verified yet. Told only to whoever proved who they are.
+    Unverified { user_id: i32 },
+}
+
+/// What an unverified account is told in `mandatory` mode.
+pub const UNVERIFIED: &str =
+    "Confirm your email address first: open the link we sent you. It can be sent again.";
+
+/// True when `user` may not sign in until its address is verified.
+fn awaits_verification(app: &AppState<'_>, user: &user::Model) -> bool {
+    app.config.email_verification == EmailVerification::Mandatory
+        && user.email_verified_at.is_none()
+}
+
+/// The setting as the sign-up services take it: the config when a
+/// verification link is to be sent.
+fn verification_mail<'c>(app: &AppState<'c>) -> Option<&'c AppConfig> {
+    (app.config.email_verification != EmailVerification::Off).then_some(app.config)
 }
 
 pub struct SignedIn {
@@ -262,6 +282,8 @@ async fn second_step_with<'a>(
 pub enum NewAccount {
     /// Made and signed in.
     Created(Box<user::Model>),
+    /// Made, not signed in: in `mandatory` mode the address comes first.
+    CheckEmail(Box<user::Model>),
     /// Input a person can fix, by field.
     Invalid(FormErrors),
     /// The username or email belongs to someone else.
@@ -270,7 +292,8 @@ pub enum NewAccount {
 
 /// A new account from the sign-up form: counted against the address's
 /// sign-up limit, registered with the full policy, sent a link to verify
-/// its address, and signed in.
+/// its address (in the account's transaction, unless verification is
+/// off), and signed in (unless verification is mandatory).
 pub async fn with_new_account(
     app: &AppState<'_>,
     client: &ClientInfo,
@@ -280,6 +303,10 @@ pub async fn with_new_account(
     count_sign_up(app, client).await?;
     let now = app.clock.now();
     let roles = Roles::default();
+    let registration = Registration {
+        verification_mail: verification_mail(app),
+        ..registration
+    };
     let user = match accounts::register(app.db, app.hasher, now, registration, roles).await {
         Ok(user) => user,
         Err(RegisterError::Invalid(errors)) => return Ok(NewAccount::Invalid(errors)),
@@ -291,7 +318,9 @@ pub async fn with_new_account(
         remember: false,
         next: None,
     };
-    super::verification::send_after_sign_up(app, &user).await?;
+    if awaits_verification(app, &user) {
+        return Ok(NewAccount::CheckEmail(Box::new(user)));
+    }
     finish(app, client, holder, &user, "sign-up").await?;
     Ok(NewAccount::Created(Box::new(user)))
 }
@@ -310,13 +339,18 @@ pub async fn with_provider<'a>(
         LoginOutcome::SignIn(user) => *user,
         LoginOutcome::NewAccount => {
             count_sign_up(app, client).await?;
-            match oauth::sign_up(app.db, app.clock.now(), provider, identity).await? {
+            let mail = verification_mail(app);
+            match oauth::sign_up(app.db, app.clock.now(), provider, identity, mail).await? {
                 LoginOutcome::SignIn(user) => *user,
                 other => return Ok(Outcome::Refused(refusal_of(other))),
             }
         }
         other => return Ok(Outcome::Refused(refusal_of(other))),
     };
+    if awaits_verification(app, &user) {
+        let user_id = user.id;
+        return Ok(Outcome::Refused(Refusal::Unverified { user_id }));
+    }
     let holder = Holder::Browser {
         cookies,
         remember: false,
@@ -596,6 +630,13 @@ async fn check_password(
     if !user.is_active {
         // Told only to whoever knows the password; not a failed attempt.
         return Ok(PasswordCheck::Refused(Refusal::Inactive, None));
+    }
+    if awaits_verification(app, &user) {
+        let user_id = user.id;
+        return Ok(PasswordCheck::Refused(
+            Refusal::Unverified { user_id },
+            None,
+        ));
     }
     if stored.is_some_and(|hash| app.hasher.needs_rehash(&hash)) {
         let rehashed = app.hasher.hash(&password).await?;

@@ -37,6 +37,8 @@ pub struct AppConfig {
     pub password_reset: time::Duration,
     /// How long other emailed links work (`email_link_hours`).
     pub email_link: time::Duration,
+    /// Whether addresses are verified, and whether it is required.
+    pub email_verification: EmailVerification,
     /// How long a sign-in or confirmation lets a session take sensitive
     /// actions (`reauth_minutes`).
     pub reauth: time::Duration,
@@ -69,6 +71,19 @@ pub struct AppConfig {
     /// The decoded `secret_key`: Rocket's cookie key, and the root of every
     /// other key Gatehouse derives.
     secret_key: Vec<u8>,
+}
+
+/// The `email_verification` setting.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum EmailVerification {
+    /// A link is sent at sign-up; an unverified account can sign in.
+    #[default]
+    Optional,
+    /// A link is sent at sign-up; an unverified account cannot sign in.
+    Mandatory,
+    /// No verification mail is sent.
+    Off,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -154,6 +169,7 @@ struct RawConfig {
     password_min_length: u32,
     password_reset_minutes: u32,
     email_link_hours: u32,
+    email_verification: EmailVerification,
     reauth_minutes: u32,
     jwt_issuer: Option<String>,
     jwt_audience: Option<String>,
@@ -183,6 +199,7 @@ impl Default for RawConfig {
             password_min_length: 12,
             password_reset_minutes: 30,
             email_link_hours: 24,
+            email_verification: EmailVerification::Optional,
             reauth_minutes: 10,
             jwt_issuer: None,
             jwt_audience: None,
@@ -318,6 +335,7 @@ impl AppConfig {
             password_min_length: raw.password_min_length as usize,
             password_reset,
             email_link,
+            email_verification: raw.email_verification,
             reauth,
             staff_require_2fa: raw.staff_require_2fa,
             argon2: raw.argon2,
@@ -568,6 +586,20 @@ mod tests {
         let err =
             AppConfig::from_figment(&figment_with("session_idle_minutes", "soon")).unwrap_err();
         assert_eq!(err.key, "session_idle_minutes");
+    }
+
+    #[test]
+    fn email_verification_takes_three_modes_and_names_its_key_otherwise() {
+        let mode = |value: &str| {
+            AppConfig::from_figment(&figment_with("email_verification", value))
+                .map(|config| config.email_verification)
+        };
+        assert_eq!(mode("optional"), Ok(EmailVerification::Optional));
+        assert_eq!(mode("mandatory"), Ok(EmailVerification::Mandatory));
+        assert_eq!(mode("off"), Ok(EmailVerification::Off));
+        assert_eq!(mode("sometimes").unwrap_err().key, "email_verification");
+        let default = AppConfig::from_figment(&figment_with("site_name", "x")).unwrap();
+        assert_eq!(default.email_verification, EmailVerification::Optional);
     }
 
     #[test]

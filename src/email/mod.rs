@@ -6,6 +6,7 @@
 
 pub mod entity;
 pub mod mailer;
+pub mod notice;
 pub mod token;
 pub mod worker;
 

@@ -1,5 +1,5 @@
-//! The one design for links sent by email: password reset now, address
-//! verification and change of address later. A link carries 32 random
+//! The one design for links sent by email: password reset, address
+//! verification and change of address. A link carries 32 random
 //! bytes in base64url; the `email_tokens` row keeps only an HMAC of them
 //! under a key derived for this use, so neither a copy of the table nor a
 //! leaked log line of hashes opens anything. A token is bound to its
@@ -33,6 +33,9 @@ pub struct Model {
     pub created_at: i64,
     pub expires_at: i64,
     pub used_at: Option<i64>,
+    /// For a change of address: the address the link was sent to, which
+    /// confirming it makes the account's.
+    pub new_email: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -97,17 +100,32 @@ fn hash_token(config: &AppConfig, token: &str) -> String {
     ))
 }
 
-/// Stores a new token for `user_id` and returns the secret for the link.
-/// Call it in the transaction that queues the message carrying it.
+/// What a new token is for and bound to.
+pub struct Issue<'a> {
+    pub user_id: i32,
+    pub purpose: Purpose,
+    /// The account's state, from [`state_of`].
+    pub state: &'a str,
+    pub lifetime: Duration,
+    /// Only for [`Purpose::ChangeEmail`].
+    pub new_email: Option<&'a str>,
+}
+
+/// Stores a new token and returns the secret for the link. Call it in the
+/// transaction that queues the message carrying it.
 pub async fn issue<C: ConnectionTrait>(
     conn: &C,
     config: &AppConfig,
     now: OffsetDateTime,
-    user_id: i32,
-    purpose: Purpose,
-    state: &str,
-    lifetime: Duration,
+    new: Issue<'_>,
 ) -> Result<String, DbErr> {
+    let Issue {
+        user_id,
+        purpose,
+        state,
+        lifetime,
+        new_email,
+    } = new;
     let token = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
     ActiveModel {
         user_id: Set(user_id),
@@ -117,6 +135,7 @@ pub async fn issue<C: ConnectionTrait>(
         created_at: Set(millis(now)),
         expires_at: Set(millis(now + lifetime)),
         used_at: Set(None),
+        new_email: Set(new_email.map(str::to_owned)),
         ..Default::default()
     }
     .insert(conn)
@@ -136,6 +155,18 @@ pub async fn find_live<C: ConnectionTrait>(
     token: &str,
     purpose: Purpose,
 ) -> Result<Model, TokenError> {
+    find_live_for(conn, config, now, token, &[purpose]).await
+}
+
+/// [`find_live`] for a link that may serve any of `purposes` (one page
+/// confirms both a new account's address and a change of address).
+pub async fn find_live_for<C: ConnectionTrait>(
+    conn: &C,
+    config: &AppConfig,
+    now: OffsetDateTime,
+    token: &str,
+    purposes: &[Purpose],
+) -> Result<Model, TokenError> {
     // A token is 43 base64url characters; anything else cannot match, and
     // is refused before it costs a query.
     if token.len() != 43 || URL_SAFE_NO_PAD.decode(token).is_err() {
@@ -146,7 +177,10 @@ pub async fn find_live<C: ConnectionTrait>(
         .one(conn)
         .await?
         .ok_or(TokenError::Unknown)?;
-    if row.purpose != purpose.as_str() {
+    if !purposes
+        .iter()
+        .any(|purpose| row.purpose == purpose.as_str())
+    {
         return Err(TokenError::Unknown);
     }
     if row.used_at.is_some() {

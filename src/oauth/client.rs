@@ -53,6 +53,9 @@ pub struct Identity {
     pub login: Option<String>,
     /// Only an address the provider has verified, or does not say it has not.
     pub email: Option<String>,
+    /// The provider says outright that `email` is verified
+    /// (`email_verified: true`, or GitHub's primary verified address).
+    pub email_verified: bool,
 }
 
 pub fn redirect_uri(public_url: &str, provider: &Provider) -> String {
@@ -128,6 +131,7 @@ pub async fn fetch_identity(
     };
     let text = |field: &str| profile[field].as_str().map(str::to_owned);
     let unverified = profile["email_verified"] == Value::Bool(false);
+    let mut email_verified = profile["email_verified"] == Value::Bool(true);
     let mut email = text(&provider.email_field)
         .filter(|_| !unverified)
         .and_then(|e| Email::parse(&e).ok())
@@ -138,6 +142,7 @@ pub async fn fetch_identity(
         email = primary_verified_email(&get_json(http, provider, emails_url, access_token).await?)
             .and_then(|e| Email::parse(&e).ok())
             .map(|e| e.as_str().to_owned());
+        email_verified = email.is_some();
     }
     Ok(Identity {
         id,
@@ -145,6 +150,7 @@ pub async fn fetch_identity(
         // long or holds control characters is dropped, not stored.
         login: text(&provider.login_field)
             .filter(|l| l.len() <= 255 && !crate::text::has_control(l)),
+        email_verified: email_verified && email.is_some(),
         email,
     })
 }

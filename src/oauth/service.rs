@@ -11,8 +11,9 @@ use super::Provider;
 use super::client::Identity;
 use super::entity::{self as linked, IDENTITY_INDEX};
 use crate::accounts::entity as user;
-use crate::accounts::service::{self, RegisterError};
+use crate::accounts::service::{self, ExternalEmail, RegisterError};
 use crate::client::ClientInfo;
+use crate::config::AppConfig;
 use crate::db::delete_owned;
 use crate::error::AppError;
 use crate::security_log::{self, Event, EventKind};
@@ -55,17 +56,25 @@ pub async fn login(
 }
 
 /// Makes an account for a new identity and links it.
+/// An address the provider says is verified counts as verified; any other
+/// gets a verification link (unless `verification_mail` is `None`).
 pub async fn sign_up(
     db: &DatabaseConnection,
     now: OffsetDateTime,
     provider: &Provider,
     identity: &Identity,
+    verification_mail: Option<&AppConfig>,
 ) -> Result<LoginOutcome, AppError> {
     let Some(email) = &identity.email else {
         return Ok(LoginOutcome::NoEmail);
     };
     let hint = identity.login.as_deref().unwrap_or(email);
-    let user = match service::register_external(db, now, hint, email).await {
+    let external = ExternalEmail {
+        address: email,
+        verified: identity.email_verified,
+        verification_mail,
+    };
+    let user = match service::register_external(db, now, hint, external).await {
         Ok(user) => user,
         Err(RegisterError::Taken(_)) => return Ok(LoginOutcome::EmailInUse),
         Err(RegisterError::Invalid(_)) => return Ok(LoginOutcome::NoEmail),

@@ -39,6 +39,15 @@ pub async fn page_for_user(
     Ok((paginator.fetch_page(page).await?, total))
 }
 
+/// All of the user's events, newest first (the data export).
+pub async fn all_for_user(db: &impl ConnectionTrait, user_id: i32) -> Result<Vec<Model>, DbErr> {
+    find_owned::<Entity>(user_id)
+        .order_by_desc(Column::CreatedAt)
+        .order_by_desc(Column::Id)
+        .all(db)
+        .await
+}
+
 /// The user's events of `kind` since `since`, newest first.
 pub async fn recent_of_kind(
     db: &impl ConnectionTrait,

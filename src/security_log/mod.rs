@@ -39,6 +39,10 @@ pub enum EventKind {
     RolesChanged,
     AllSessionsRevokedByStaff,
     AccountDeleted,
+    EmailChangeRequested,
+    EmailChanged,
+    TwoFactorResetByStaff,
+    TwoFactorResetOfAccount,
     Reauthenticated,
     ReauthenticationFailed,
     PasskeyAdded,
@@ -46,7 +50,7 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 25] = [
+    pub const ALL: [EventKind; 29] = [
         EventKind::SignIn,
         EventKind::SignInFailed,
         EventKind::SignOut,
@@ -68,6 +72,10 @@ impl EventKind {
         EventKind::RolesChanged,
         EventKind::AllSessionsRevokedByStaff,
         EventKind::AccountDeleted,
+        EventKind::EmailChangeRequested,
+        EventKind::EmailChanged,
+        EventKind::TwoFactorResetByStaff,
+        EventKind::TwoFactorResetOfAccount,
         EventKind::Reauthenticated,
         EventKind::ReauthenticationFailed,
         EventKind::PasskeyAdded,
@@ -98,6 +106,10 @@ impl EventKind {
             EventKind::RolesChanged => "roles_changed",
             EventKind::AllSessionsRevokedByStaff => "all_sessions_revoked",
             EventKind::AccountDeleted => "account_deleted",
+            EventKind::EmailChangeRequested => "email_change_requested",
+            EventKind::EmailChanged => "email_changed",
+            EventKind::TwoFactorResetByStaff => "two_factor_reset",
+            EventKind::TwoFactorResetOfAccount => "two_factor_reset_of_account",
             EventKind::Reauthenticated => "reauthenticated",
             EventKind::ReauthenticationFailed => "reauthentication_failed",
             EventKind::PasskeyAdded => "passkey_added",
@@ -129,6 +141,12 @@ impl EventKind {
             EventKind::RolesChanged => "Roles changed",
             EventKind::AllSessionsRevokedByStaff => "All sessions ended",
             EventKind::AccountDeleted => "Deleted an account",
+            EventKind::EmailChangeRequested => "Change of email address requested",
+            EventKind::EmailChanged => "Email address changed",
+            EventKind::TwoFactorResetByStaff => "Two-factor authentication turned off by staff",
+            EventKind::TwoFactorResetOfAccount => {
+                "Turned off an account's two-factor authentication"
+            }
             EventKind::Reauthenticated => "Confirmed it was you",
             EventKind::ReauthenticationFailed => "Failed confirmation",
             EventKind::PasskeyAdded => "Passkey added",

@@ -116,6 +116,26 @@ pub fn sentence(kind: EventKind, detail: &Value) -> String {
             Some(account) => format!("Deleted the account {account}"),
             None => kind.label().to_owned(),
         },
+        EventKind::EmailChangeRequested => match text(detail, "to") {
+            Some(to) => format!("Asked to change the email address to {to}"),
+            None => kind.label().to_owned(),
+        },
+        EventKind::EmailChanged => match (text(detail, "from"), text(detail, "to")) {
+            (Some(from), Some(to)) => format!("Email address changed from {from} to {to}"),
+            _ => kind.label().to_owned(),
+        },
+        EventKind::TwoFactorResetByStaff => match by {
+            Some(by) => {
+                format!("{by} turned off two-factor authentication and ended every session")
+            }
+            None => kind.label().to_owned(),
+        },
+        EventKind::TwoFactorResetOfAccount => match text(detail, "account") {
+            Some(account) => {
+                format!("Turned off two-factor authentication of the account {account}")
+            }
+            None => kind.label().to_owned(),
+        },
         EventKind::RolesChanged => {
             let mut roles = Vec::new();
             if detail.get("member").and_then(Value::as_bool) == Some(true) {
@@ -228,6 +248,21 @@ mod tests {
                 EventKind::AccountDeleted,
                 json!({ "account": "target" }),
                 "Deleted the account target",
+            ),
+            (
+                EventKind::EmailChanged,
+                json!({ "from": "a@example.com", "to": "b@example.com" }),
+                "Email address changed from a@example.com to b@example.com",
+            ),
+            (
+                EventKind::TwoFactorResetByStaff,
+                json!({ "by": "root" }),
+                "root turned off two-factor authentication and ended every session",
+            ),
+            (
+                EventKind::TwoFactorResetOfAccount,
+                json!({ "account": "target" }),
+                "Turned off two-factor authentication of the account target",
             ),
         ];
         for (kind, detail, expected) in cases {

@@ -19,6 +19,7 @@ use crate::accounts::entity as user;
 use crate::client::ClientInfo;
 use crate::config::AppConfig;
 use crate::db::{delete_owned, update_owned};
+use crate::email::notice::{self, Notice};
 use crate::security_log::{self, Event, EventKind};
 
 /// What a second factor was proved with.
@@ -77,17 +78,22 @@ pub async fn verify(
     let Some(normalized) = recovery::normalize(code) else {
         return Ok(None);
     };
+    let txn = db.begin().await?;
     let used = update_owned::<recovery_code::Entity>(account.id)
         .col_expr(recovery_code::Column::UsedAt, Expr::value(now))
         .filter(recovery_code::Column::CodeHash.eq(recovery::hash(config, &normalized)))
         .filter(recovery_code::Column::UsedAt.is_null())
-        .exec(db)
+        .exec(&txn)
         .await?;
     if used.rows_affected != 1 {
         return Ok(None);
     }
     let event = Event::new(account.id, EventKind::RecoveryCodeUsed, client);
-    security_log::record(db, now, event).await;
+    security_log::record(&txn, now, event).await;
+    let left = recovery_code::count_unused(&txn, account.id).await?;
+    let notice = Notice::RecoveryCodeUsed { left };
+    notice::queue(&txn, config, now, &account.email, &account.username, notice).await?;
+    txn.commit().await?;
     Ok(Some(SecondFactor::RecoveryCode))
 }
 
@@ -142,6 +148,8 @@ pub async fn confirm(
     let codes = replace_recovery_codes(&txn, config, account.id, now).await?;
     let event = Event::new(account.id, EventKind::TwoFactorEnabled, client);
     security_log::record(&txn, now, event).await;
+    let notice = Notice::TwoFactorEnabled;
+    notice::queue(&txn, config, now, &account.email, &account.username, notice).await?;
     txn.commit().await?;
     Ok(Confirmation::Enabled(codes))
 }
@@ -188,19 +196,31 @@ async fn replace_recovery_codes(
     Ok(codes)
 }
 
-/// Turns 2FA off and forgets the secret and the recovery codes.
+/// Turns 2FA off and forgets the secret and the recovery codes; recorded,
+/// and the holder told by mail.
 pub async fn disable(
     db: &DatabaseConnection,
+    config: &AppConfig,
     now: OffsetDateTime,
     client: &ClientInfo,
-    user_id: i32,
+    account: &user::Model,
 ) -> Result<(), DbErr> {
     let txn = db.begin().await?;
-    user::clear_totp(&txn, user_id).await?;
-    delete_owned::<recovery_code::Entity>(user_id)
-        .exec(&txn)
-        .await?;
-    let event = Event::new(user_id, EventKind::TwoFactorDisabled, client);
+    turn_off(&txn, account.id).await?;
+    let event = Event::new(account.id, EventKind::TwoFactorDisabled, client);
     security_log::record(&txn, now, event).await;
+    let notice = Notice::TwoFactorDisabled;
+    notice::queue(&txn, config, now, &account.email, &account.username, notice).await?;
     txn.commit().await
+}
+
+/// Forgets the account's TOTP secret and recovery codes, in the caller's
+/// transaction (the holder turning it off, or a superuser's reset, which
+/// records and tells in its own words).
+pub async fn turn_off(conn: &impl ConnectionTrait, user_id: i32) -> Result<(), DbErr> {
+    user::clear_totp(conn, user_id).await?;
+    delete_owned::<recovery_code::Entity>(user_id)
+        .exec(conn)
+        .await?;
+    Ok(())
 }

@@ -1,6 +1,7 @@
-//! Handlers for `/signup`, `/login`, `/logout` and `/account`.
+//! Handlers for `/signup`, `/login`, `/logout`, `/account` and its
+//! password and address forms.
 
-use rocket::http::CookieJar;
+use rocket::http::{CookieJar, Header};
 use rocket::response::{Flash, Redirect};
 use rocket::{Either, get, post, routes, uri};
 use rocket_dyn_templates::Template;
@@ -9,13 +10,18 @@ use serde_json::json;
 use super::forms::{FormErrors, FormResponse};
 use super::page::Page;
 use super::safe_next;
-use crate::accounts::forms::{ChangePasswordForm, LoginForm, SignupForm};
+use crate::accounts::forms::{
+    ChangeEmailForm, ChangePasswordForm, DeleteAccountForm, LoginForm, SignupForm,
+};
 use crate::accounts::service::Registration;
 use crate::auth::csrf::{CsrfForm, NoFields};
-use crate::auth::ended;
+use crate::auth::deletion::{self, Deletion};
+use crate::auth::email_change::{self, ChangeRequest};
 use crate::auth::password::{self, PasswordChange, PasswordChangeError};
 use crate::auth::sign_in::{self, Holder, NewAccount, Outcome, Refusal};
-use crate::auth::{AppState, ClientInfo, CurrentUser, reauth, session};
+use crate::auth::{AppState, ClientInfo, CurrentUser, Recent, reauth, session};
+use crate::auth::{ended, verification};
+use crate::config::EmailVerification;
 use crate::error::AppError;
 
 pub fn routes() -> Vec<rocket::Route> {
@@ -26,7 +32,10 @@ pub fn routes() -> Vec<rocket::Route> {
         login,
         logout,
         account,
-        change_password
+        change_password,
+        change_email,
+        delete_account,
+        export
     ]
 }
 
@@ -52,6 +61,7 @@ async fn signup(
         email: form.email,
         password: form.password,
         min_password_length: app.config.password_min_length,
+        verification_mail: None,
     };
     let rerender = |errors: &FormErrors| {
         let values = json!({ "username": form.username, "email": form.email });
@@ -60,6 +70,15 @@ async fn signup(
     };
     let user = match sign_in::with_new_account(&app, &client, cookies, registration).await? {
         NewAccount::Created(user) => user,
+        NewAccount::CheckEmail(user) => {
+            return Ok(FormResponse::Redirect(Flash::success(
+                Redirect::to("/login"),
+                format!(
+                    "Welcome, {}! Check your email: open the link we sent to confirm your address, then sign in.",
+                    user.username
+                ),
+            )));
+        }
         NewAccount::Invalid(errors) => return Ok(FormResponse::Invalid(rerender(&errors))),
         NewAccount::Taken(errors) => return Ok(FormResponse::Conflict(rerender(&errors))),
     };
@@ -117,11 +136,16 @@ async fn login(
         Outcome::Refused(refusal) => {
             let message = match refusal {
                 Refusal::Inactive => sign_in::DEACTIVATED,
+                Refusal::Unverified { user_id } => {
+                    verification::remember_refused(cookies, app.config, app.clock.now(), user_id);
+                    sign_in::UNVERIFIED
+                }
                 _ => "Incorrect username, email or password.",
             };
+            let unverified = matches!(refusal, Refusal::Unverified { .. });
             let errors = FormErrors::single("login", message);
             let values = json!({ "login": login.trim(), "next": next.unwrap_or(""), "remember": form.remember });
-            let context = json!({ "values": values, "errors": errors });
+            let context = json!({ "values": values, "errors": errors, "unverified": unverified });
             Ok(FormResponse::Refused(
                 page.render("accounts/login", context),
             ))
@@ -182,6 +206,7 @@ async fn account_context(
         "joined": user.created_at.date().to_string(),
         "two_factor": user.has_two_factor(),
         "email_verified": user.email_verified_at.is_some(),
+        "verification_on": app.config.email_verification != EmailVerification::Off,
         "recovery_codes_left": recovery_codes_left,
         "errors": errors,
     }))
@@ -241,4 +266,88 @@ async fn change_password(
         Redirect::to(uri!(account)),
         message,
     )))
+}
+
+#[post("/account/email", data = "<form>")]
+async fn change_email(
+    current: CurrentUser,
+    form: CsrfForm<ChangeEmailForm<'_>>,
+    page: Page<'_>,
+    app: AppState<'_>,
+    client: ClientInfo,
+) -> Result<FormResponse, AppError> {
+    let form = form.0;
+    let to = Redirect::to(uri!(account));
+    match email_change::request_change(&app, &client, &current, form.email, form.password).await? {
+        ChangeRequest::Sent(address) => Ok(FormResponse::Redirect(Flash::success(
+            to,
+            format!(
+                "We sent a link to {address}. Your address changes when you open it and press the button; until then it stays as it is."
+            ),
+        ))),
+        ChangeRequest::TooSoon => Ok(FormResponse::Redirect(Flash::error(
+            to,
+            "We sent three links in the last hour; wait a little before asking again.",
+        ))),
+        ChangeRequest::Invalid(errors) => {
+            let mut context = account_context(&current, &app, &errors).await?;
+            context["values"] = json!({ "email": form.email.trim() });
+            Ok(FormResponse::Invalid(
+                page.render("accounts/account", context),
+            ))
+        }
+    }
+}
+
+#[post("/account/delete", data = "<form>")]
+async fn delete_account(
+    current: CurrentUser,
+    form: CsrfForm<DeleteAccountForm<'_>>,
+    page: Page<'_>,
+    app: AppState<'_>,
+    client: ClientInfo,
+    cookies: &CookieJar<'_>,
+) -> Result<FormResponse, AppError> {
+    let form = form.0;
+    let (typed, password) = (form.confirm, form.password);
+    let rerender = async |errors: &FormErrors| {
+        let mut context = account_context(&current, &app, errors).await?;
+        context["values"] = json!({ "confirm": typed.trim() });
+        Ok::<_, AppError>(page.render("accounts/account", context))
+    };
+    match deletion::delete_account(&app, &client, cookies, &current, typed, password).await? {
+        Deletion::Deleted => Ok(FormResponse::Redirect(Flash::success(
+            Redirect::to("/"),
+            "Your account was deleted. We sent a last message to your address.",
+        ))),
+        Deletion::Invalid(errors) => Ok(FormResponse::Invalid(rerender(&errors).await?)),
+        Deletion::LastSuperuser(errors) => Ok(FormResponse::Conflict(rerender(&errors).await?)),
+        Deletion::ConfirmFirst => Ok(FormResponse::Redirect(Flash::error(
+            Redirect::to(reauth::confirm_uri(Some("/account"))),
+            "Please confirm it is you to delete the account.",
+        ))),
+    }
+}
+
+/// The account's data as a JSON file to save.
+#[derive(rocket::Responder)]
+#[response(content_type = "json")]
+struct Download {
+    body: String,
+    disposition: Header<'static>,
+}
+
+/// Behind the reauthentication window: a browser left signed in does not
+/// hand out the account's data.
+#[get("/account/export")]
+async fn export(recent: Recent, app: AppState<'_>) -> Result<Download, AppError> {
+    let user = &recent.0.user;
+    let data = crate::export::account_data(app.db, app.config, app.clock.now(), user).await?;
+    let body = serde_json::to_string_pretty(&data).map_err(anyhow::Error::from)?;
+    // A username holds only [A-Za-z0-9_.-]: safe in the header as it is.
+    let disposition = format!("attachment; filename=\"{}-data.json\"", user.username);
+    Ok(Download {
+        body,
+        disposition: Header::new("Content-Disposition", disposition),
+    })
 }

@@ -28,6 +28,7 @@ pub fn routes() -> Vec<rocket::Route> {
         revoke_sessions,
         send_password_reset,
         remove_passkey,
+        reset_two_factor,
         set_roles,
         delete_user
     ]
@@ -313,6 +314,28 @@ async fn remove_passkey(
     Ok(back_to(
         id,
         format!("A passkey of {} was removed.", account.username),
+    ))
+}
+
+/// Superusers only: for a holder who lost their second factor.
+#[post("/admin/users/<id>/2fa/reset", data = "<_form>")]
+async fn reset_two_factor(
+    superuser: Superuser,
+    _recent: Recent,
+    id: i32,
+    _form: CsrfForm<NoFields>,
+    app: AppState<'_>,
+    client: ClientInfo,
+) -> Result<Flash<Redirect>, AppError> {
+    let acting = acting(&app, &client, &superuser.0);
+    let account = staff::target(&acting, id).await?;
+    let ended = staff::reset_two_factor(&acting, app.config, &account).await?;
+    Ok(back_to(
+        id,
+        format!(
+            "Two-factor authentication of {} is off, {ended} session(s) ended, and they were emailed.",
+            account.username
+        ),
     ))
 }
 

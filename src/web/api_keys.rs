@@ -149,7 +149,7 @@ async fn create_key(
         expires_days: form.expires_days,
     };
     let now = app.clock.now();
-    match service::create(app.db, now, &client, user_id, &input).await {
+    match service::create(app.db, app.config, now, &client, &current.user, &input).await {
         Ok(new_key) => {
             let made = MadeKey {
                 name: form.name.trim().to_owned(),

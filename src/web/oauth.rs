@@ -262,6 +262,10 @@ fn signed_in_by_provider(
         Outcome::Refused(Refusal::Limited { retry_after }) => {
             Err(AppError::TooManyRequests { retry_after })
         }
+        Outcome::Refused(Refusal::Unverified { .. }) => Ok(Flash::error(
+            Redirect::to("/login"),
+            "Confirm your email address first: open the link we sent you, then sign in again.",
+        )),
         Outcome::Refused(_) => Err(AppError::Forbidden("This account is deactivated.")),
     }
 }

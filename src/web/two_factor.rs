@@ -262,7 +262,7 @@ async fn disable(
         let now = app.clock.now();
         match service::verify(app.db, app.config, now, &client, account, form.0.code).await? {
             Some(_) => {
-                service::disable(app.db, now, &client, account.id).await?;
+                service::disable(app.db, app.config, now, &client, account).await?;
                 return Ok(FormResponse::Redirect(Flash::success(
                     Redirect::to(uri!(overview)),
                     "Two-factor authentication is off.",

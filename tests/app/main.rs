@@ -23,6 +23,7 @@ mod hardening;
 mod hashing;
 mod hooks;
 mod input;
+mod lifecycle;
 mod oauth;
 mod oauth_provider;
 mod operations;

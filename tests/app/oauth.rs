@@ -54,7 +54,10 @@ async fn provider_redirect(authorize: &str) -> String {
         .to_owned()
 }
 
-async fn login_with_provider(browser: &Browser<'_>, provider: &FakeProvider) -> TestResponse {
+pub(crate) async fn login_with_provider(
+    browser: &Browser<'_>,
+    provider: &FakeProvider,
+) -> TestResponse {
     let start = browser.get("/oauth/fake/login").await;
     via_provider(browser, provider, start).await
 }

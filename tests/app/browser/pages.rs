@@ -219,6 +219,18 @@ async fn every_page_fits_a_phone_and_passes_axe_signed_out_signed_in_and_as_staf
         .submit("form[action='/account/password'] button")
         .await;
     problems.extend(check_here(&chrome, "user", "/account password errors").await);
+    chrome.goto(&served.url("/account")).await;
+    chrome.type_into("#email", "not an address").await;
+    chrome.type_into("#password", "not my password").await;
+    chrome.submit("form[action='/account/email'] button").await;
+    problems.extend(check_here(&chrome, "user", "/account email errors").await);
+    chrome.goto(&served.url("/account")).await;
+    chrome.type_into("#confirm", "someone else").await;
+    chrome
+        .type_into("#delete_password", "not my password")
+        .await;
+    chrome.submit("form[action='/account/delete'] button").await;
+    problems.extend(check_here(&chrome, "user", "/account delete errors").await);
     chrome.goto(&served.url("/account/api-keys")).await;
     chrome.click("#scope-read").await;
     chrome
