@@ -132,8 +132,9 @@ pub async fn end_session(
 /// The form of `POST /api/v1/revoke` (RFC 7009 §2.1).
 #[derive(FromForm, ToSchema)]
 pub struct RevokeRequest<'r> {
-    /// An access token or a refresh token.
-    #[schema(required = true, value_type = String, min_length = 1, max_length = 4096, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
+    /// An access token or a refresh token. A value no token could have
+    /// (any length, within the 64 KiB body) is unknown: 200, as RFC 7009 asks.
+    #[schema(required = true, value_type = String, min_length = 1, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     token: Option<&'r str>,
     /// `access_token` or `refresh_token`: where to look first. Any other
     /// value is ignored.

@@ -45,6 +45,16 @@ pub async fn authenticate(req: &Request<'_>) -> Result<Lookup, LookupError> {
         _ => return Err(LookupError::MissingState),
     };
     let headers = req.headers();
+    // RFC 6750 §2: one credential per request. Taking one and ignoring the
+    // other would let a request pass on a credential its sender did not
+    // mean to be judged by.
+    if headers.contains("Authorization") && headers.contains("X-API-Key") {
+        return Ok(refused(
+            Status::Unauthorized,
+            "invalid_request",
+            "Send one credential: a bearer token or an API key, not both.",
+        ));
+    }
     if let Some(authorization) = headers.get_one("Authorization") {
         let Some(token) = bearer_token(authorization) else {
             return Ok(refused(

@@ -705,3 +705,34 @@ async fn staff_ending_all_sessions_ends_the_apps_cookie_and_refresh_tokens() {
         .await
         .assert_status(Status::BadRequest);
 }
+
+#[rocket::async_test]
+async fn a_sign_out_without_one_good_credential_is_refused_and_changes_nothing() {
+    let app = spawn_app().await;
+    app.signed_up("alice").await;
+    let granted = password_grant(&app, "alice", "read write").await;
+    let token = text(&granted, "access_token");
+
+    for key in ["", "gh_not_a_key"] {
+        let both = bearer(&app, token);
+        both.set_header("X-API-Key", key);
+        let response = both
+            .request(Method::Delete, "/api/v1/session", None, None)
+            .await;
+        response.assert_status(Status::Unauthorized);
+        assert_eq!(response.json()["error"], "invalid_request");
+    }
+    let anonymous = app.browser();
+    anonymous
+        .request(Method::Delete, "/api/v1/session", None, None)
+        .await
+        .assert_status(Status::Unauthorized);
+    bearer(&app, "not.a.token")
+        .request(Method::Delete, "/api/v1/session", None, None)
+        .await
+        .assert_status(Status::Unauthorized);
+    bearer(&app, token)
+        .get("/api/v1/me")
+        .await
+        .assert_status(Status::Ok);
+}
