@@ -16,7 +16,7 @@ use rocket::tokio::task::spawn_blocking;
 use subtle::ConstantTimeEq;
 use thread_priority::{ThreadPriority, ThreadPriorityValue, set_current_thread_priority};
 
-use crate::config::Argon2Settings;
+use crate::config::{Argon2Settings, HashPriority};
 use crate::error::AppError;
 
 /// Longer input is refused before hashing: argon2 cost grows with it.
@@ -119,7 +119,7 @@ impl PasswordHasher {
         let random: [u8; 16] = rand::random();
         let dummy_hash = hash_into_phc(&argon2, &format!("{random:?}"), &mut Vec::new())
             .map_err(|_| argon2::Error::OutputTooShort)?;
-        let pool = HashPool::start(settings.max_concurrent, settings.queue);
+        let pool = HashPool::start(settings.max_concurrent, settings.queue, settings.priority);
         Ok(PasswordHasher {
             argon2,
             dummy_hash,
@@ -206,10 +206,41 @@ impl From<HashError> for AppError {
 /// told to come back after this long usually finds room.
 const BUSY_RETRY_AFTER_SECONDS: u64 = 1;
 
-/// The hashing threads' priority on the crate's scale of 0 (lowest) to 99;
-/// on Linux, 22 is nice 10: a tenth of a page-serving thread's share when
+/// `argon2.priority = "low"` on the crate's scale of 0 (lowest) to 99; on
+/// Linux, 22 is nice 10: a tenth of a page-serving thread's share when
 /// both want the CPU, all of it when pages are idle.
-const HASHING_PRIORITY: u8 = 22;
+const LOW_PRIORITY: u8 = 22;
+
+/// Lowers the calling (hashing) thread's scheduling as `priority` asks.
+/// Where the OS refuses `SCHED_IDLE`, nice 10; where it refuses that too,
+/// hashing runs at normal priority.
+fn lower_own_priority(priority: HashPriority) {
+    let nice_10 = || {
+        if let Ok(value) = ThreadPriorityValue::try_from(LOW_PRIORITY) {
+            let _ = set_current_thread_priority(ThreadPriority::Crossplatform(value));
+        }
+    };
+    match priority {
+        HashPriority::Normal => {}
+        HashPriority::Low => nice_10(),
+        HashPriority::Idle => {
+            #[cfg(target_os = "linux")]
+            {
+                use thread_priority::unix::{
+                    NormalThreadSchedulePolicy, ThreadSchedulePolicy,
+                    set_thread_priority_and_policy, thread_native_id,
+                };
+                let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
+                if set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Min, idle)
+                    .is_ok()
+                {
+                    return;
+                }
+            }
+            nice_10();
+        }
+    }
+}
 
 /// A hash or verification waiting for a worker, given the worker's memory.
 type Job = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
@@ -239,7 +270,7 @@ pub struct HashCounts {
 }
 
 impl HashPool {
-    fn start(workers: u32, queue: u32) -> HashPool {
+    fn start(workers: u32, queue: u32, priority: HashPriority) -> HashPool {
         let (jobs, waiting) = sync_channel::<Job>(queue as usize);
         let waiting = Arc::new(Mutex::new(waiting));
         let counters = Arc::new(PoolCounters::default());
@@ -250,10 +281,7 @@ impl HashPool {
                 .spawn(move || {
                     // Below the threads that serve pages, so that a flood of
                     // sign-ins slows sign-ins, not every signed-in page.
-                    // Where the OS refuses, hashing runs at normal priority.
-                    if let Ok(value) = ThreadPriorityValue::try_from(HASHING_PRIORITY) {
-                        let _ = set_current_thread_priority(ThreadPriority::Crossplatform(value));
-                    }
+                    lower_own_priority(priority);
                     let mut memory = Vec::new();
                     // Ends when the pool (its sender) is dropped.
                     loop {
@@ -387,7 +415,7 @@ mod tests {
 
     #[rocket::async_test]
     async fn a_full_pool_refuses_at_once_and_runs_nothing_for_it() {
-        let pool = HashPool::start(1, 1);
+        let pool = HashPool::start(1, 1, HashPriority::Normal);
         let (release, held) = std::sync::mpsc::channel::<()>();
         let (started, running) = std::sync::mpsc::channel::<()>();
         let first = pool
@@ -402,6 +430,27 @@ mod tests {
         assert!(first.await.unwrap());
         assert!(second.await.unwrap());
         assert_eq!(pool.counts(), HashCounts { ran: 2, refused: 1 });
+    }
+
+    #[cfg(target_os = "linux")]
+    #[rocket::async_test]
+    async fn the_idle_priority_runs_hashes_under_sched_idle() {
+        use thread_priority::unix::{
+            NormalThreadSchedulePolicy, ThreadSchedulePolicy, thread_schedule_policy,
+        };
+        let policy_of = |priority| async move {
+            let pool = HashPool::start(1, 1, priority);
+            let policy = pool.submit(|_| thread_schedule_policy()).unwrap();
+            policy.await.unwrap().unwrap()
+        };
+        assert_eq!(
+            policy_of(HashPriority::Idle).await,
+            ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle)
+        );
+        assert_eq!(
+            policy_of(HashPriority::Normal).await,
+            ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Other)
+        );
     }
 
     #[rocket::async_test]

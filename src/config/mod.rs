@@ -96,6 +96,23 @@ pub struct Argon2Settings {
     pub max_concurrent: u32,
     /// Hashes that may wait for a worker; beyond them, 503 at once.
     pub queue: u32,
+    /// How the hashing threads share the CPU with the rest of the process.
+    pub priority: HashPriority,
+}
+
+/// The `argon2.priority` setting: the scheduling of the hashing threads.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum HashPriority {
+    /// Linux's `SCHED_IDLE`: a hash runs only on a core nothing else
+    /// wants, so a flood of sign-ins never delays a page. Other busy
+    /// processes on the host delay sign-ins too; choose `low` there.
+    #[default]
+    Idle,
+    /// nice 10: pages get about nine tenths of a contended core.
+    Low,
+    /// The same as every other thread.
+    Normal,
 }
 
 /// Upper bounds that catch a typo before it starts a thousand threads.
@@ -113,6 +130,7 @@ impl Default for Argon2Settings {
             parallelism: 1,
             max_concurrent: cores,
             queue: 64 * cores,
+            priority: HashPriority::Idle,
         }
     }
 }
@@ -660,6 +678,21 @@ mod tests {
         }
         let negative = figment_with("site_name", "x").merge(Serialized::global("argon2.queue", -1));
         assert!(AppConfig::from_figment(&negative).is_err());
+    }
+
+    #[test]
+    fn the_hashing_priority_takes_three_values_and_names_its_key_otherwise() {
+        let priority = |value: &str| {
+            let figment =
+                figment_with("site_name", "x").merge(Serialized::global("argon2.priority", value));
+            AppConfig::from_figment(&figment).map(|config| config.argon2.priority)
+        };
+        assert_eq!(priority("idle"), Ok(HashPriority::Idle));
+        assert_eq!(priority("low"), Ok(HashPriority::Low));
+        assert_eq!(priority("normal"), Ok(HashPriority::Normal));
+        assert_eq!(priority("high").unwrap_err().key, "argon2.priority");
+        let default = AppConfig::from_figment(&figment_with("site_name", "x")).unwrap();
+        assert_eq!(default.argon2.priority, HashPriority::Idle);
     }
 
     #[test]
