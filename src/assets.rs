@@ -23,6 +23,8 @@ use rocket::{Request, State};
 use rocket_dyn_templates::{Template, tera};
 use sha2::Digest as _;
 
+mod html;
+
 #[derive(rust_embed::Embed)]
 #[folder = "templates/"]
 struct EmbeddedTemplates;
@@ -231,6 +233,7 @@ pub fn fairing() -> AdHoc {
                 engines
                     .tera
                     .register_function("static_url", StaticUrl(for_tera.clone()));
+                html::register(&mut engines.tera);
                 Ok(())
             })))
     })

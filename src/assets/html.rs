@@ -1,0 +1,342 @@
+//! The pages' repeated pieces of HTML, as Tera functions written in Rust:
+//! `csrf_field`, `field`, `error_summary` and `settings_nav`. They were Tera
+//! macros; each macro call builds a frame and walks its template, and the
+//! account page made a dozen of them, a fifth of its rendering time. Every
+//! value is escaped here, so the functions are safe to print unescaped.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use rocket_dyn_templates::tera::{self, Function, Tera, Value, escape_html};
+
+/// Registers the functions on `tera`.
+pub fn register(tera: &mut Tera) {
+    tera.register_function("csrf_field", CsrfField);
+    tera.register_function("field", Field);
+    tera.register_function("error_summary", ErrorSummary);
+    tera.register_function("settings_nav", SettingsNav);
+}
+
+type Args = HashMap<String, Value>;
+
+/// A text argument, or `default` when it is absent or null.
+fn text<'a>(args: &'a Args, name: &str, default: &'a str) -> tera::Result<&'a str> {
+    match args.get(name) {
+        None | Some(Value::Null) => Ok(default),
+        Some(Value::String(s)) => Ok(s),
+        Some(other) => Err(tera::Error::msg(format!(
+            "`{name}` must be text, not {other}"
+        ))),
+    }
+}
+
+fn flag(args: &Args, name: &str, default: bool) -> tera::Result<bool> {
+    match args.get(name) {
+        None | Some(Value::Null) => Ok(default),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(other) => Err(tera::Error::msg(format!(
+            "`{name}` must be true or false, not {other}"
+        ))),
+    }
+}
+
+fn number(args: &Args, name: &str) -> tera::Result<u64> {
+    match args.get(name) {
+        None | Some(Value::Null) => Ok(0),
+        Some(value) => value
+            .as_u64()
+            .ok_or_else(|| tera::Error::msg(format!("`{name}` must be a count, not {value}"))),
+    }
+}
+
+fn required<'a>(args: &'a Args, name: &str, function: &str) -> tera::Result<&'a str> {
+    match args.get(name) {
+        Some(Value::String(s)) => Ok(s),
+        _ => Err(tera::Error::msg(format!("{function} needs {name}=\"…\""))),
+    }
+}
+
+/// `csrf_field(token=…)`: the hidden CSRF input every POST form carries.
+struct CsrfField;
+
+impl Function for CsrfField {
+    fn call(&self, args: &Args) -> tera::Result<Value> {
+        let token = required(args, "token", "csrf_field")?;
+        Ok(Value::String(format!(
+            r#"<input type="hidden" name="csrf_token" value="{}">"#,
+            escape_html(token)
+        )))
+    }
+
+    fn is_safe(&self) -> bool {
+        true
+    }
+}
+
+/// `field(name, label, type="text", value="", error="", autocomplete="off",
+/// required=true, hint="", maxlength=0, id=name, inputmode="",
+/// autofocus=false)`: a labelled input with its hint and error, linked for
+/// screen readers. A password input is never given a value.
+struct Field;
+
+impl Function for Field {
+    fn call(&self, args: &Args) -> tera::Result<Value> {
+        let name = required(args, "name", "field")?;
+        let label = required(args, "label", "field")?;
+        let kind = text(args, "type", "text")?;
+        let value = text(args, "value", "")?;
+        let error = text(args, "error", "")?;
+        let hint = text(args, "hint", "")?;
+        let id = match text(args, "id", "")? {
+            "" => name,
+            id => id,
+        };
+        let (id, name) = (escape_html(id), escape_html(name));
+
+        let mut html = String::with_capacity(512);
+        html.push_str(r#"<div class="field"#);
+        if !error.is_empty() {
+            html.push_str(" has-error");
+        }
+        let _ = write!(
+            html,
+            r#""><label for="{id}">{}</label>"#,
+            escape_html(label)
+        );
+        if !hint.is_empty() {
+            let _ = write!(
+                html,
+                r#"<p class="hint" id="{id}-hint">{}</p>"#,
+                escape_html(hint)
+            );
+        }
+        if !error.is_empty() {
+            let _ = write!(
+                html,
+                r#"<p class="error" id="{id}-error"><span class="visually-hidden">Error: </span>{}</p>"#,
+                escape_html(error)
+            );
+        }
+        let _ = write!(
+            html,
+            r#"<input id="{id}" name="{name}" type="{}""#,
+            escape_html(kind)
+        );
+        if !value.is_empty() && kind != "password" {
+            let _ = write!(html, r#" value="{}""#, escape_html(value));
+        }
+        let _ = write!(
+            html,
+            r#" autocomplete="{}""#,
+            escape_html(text(args, "autocomplete", "off")?)
+        );
+        let inputmode = text(args, "inputmode", "")?;
+        if !inputmode.is_empty() {
+            let _ = write!(html, r#" inputmode="{}""#, escape_html(inputmode));
+        }
+        let maxlength = number(args, "maxlength")?;
+        if maxlength > 0 {
+            let _ = write!(html, r#" maxlength="{maxlength}""#);
+        }
+        if flag(args, "required", true)? {
+            html.push_str(" required");
+        }
+        if flag(args, "autofocus", false)? {
+            html.push_str(" autofocus");
+        }
+        if !error.is_empty() {
+            html.push_str(r#" aria-invalid="true""#);
+        }
+        let described_by = match (error.is_empty(), hint.is_empty()) {
+            (false, false) => format!("{id}-error {id}-hint"),
+            (false, true) => format!("{id}-error"),
+            (true, false) => format!("{id}-hint"),
+            (true, true) => String::new(),
+        };
+        if !described_by.is_empty() {
+            let _ = write!(html, r#" aria-describedby="{described_by}""#);
+        }
+        html.push_str("></div>");
+        Ok(Value::String(html))
+    }
+
+    fn is_safe(&self) -> bool {
+        true
+    }
+}
+
+/// `error_summary(errors, order)`: every problem of a form at its top, in
+/// the order of its fields (`order`, the fields' ids, which are the
+/// errors' keys), each linking to its field; nothing when there is none.
+struct ErrorSummary;
+
+impl Function for ErrorSummary {
+    fn call(&self, args: &Args) -> tera::Result<Value> {
+        let errors = args.get("errors").and_then(Value::as_object);
+        let order = args
+            .get("order")
+            .and_then(Value::as_array)
+            .ok_or_else(|| tera::Error::msg("error_summary needs order=[…]"))?;
+        let problems: Vec<(&str, &str)> = order
+            .iter()
+            .filter_map(|key| {
+                let key = key.as_str()?;
+                let message = errors?.get(key)?.as_str()?;
+                (!message.is_empty()).then_some((key, message))
+            })
+            .collect();
+        if problems.is_empty() {
+            return Ok(Value::String(String::new()));
+        }
+        let mut html = String::from(r#"<div class="error-summary" role="alert"><h2>"#);
+        match problems.len() {
+            1 => html.push_str("There is a problem"),
+            count => {
+                let _ = write!(html, "There are {count} problems");
+            }
+        }
+        html.push_str("</h2><ul>");
+        for (key, message) in problems {
+            let _ = write!(
+                html,
+                r##"<li><a href="#{}">{}</a></li>"##,
+                escape_html(key),
+                escape_html(message)
+            );
+        }
+        html.push_str("</ul></div>");
+        Ok(Value::String(html))
+    }
+
+    fn is_safe(&self) -> bool {
+        true
+    }
+}
+
+/// The settings pages, in the navigation's order: (`current` key, link, text).
+const SETTINGS_PAGES: [(&str, &str, &str); 9] = [
+    ("profile", "/account", "Profile and email"),
+    ("password", "/account#password-heading", "Password"),
+    ("two-factor", "/account/2fa", "Two-factor"),
+    ("passkeys", "/account/passkeys", "Passkeys"),
+    ("sessions", "/account/sessions", "Sessions"),
+    ("linked", "/account/linked", "Linked accounts"),
+    ("api-keys", "/account/api-keys", "API keys"),
+    ("security", "/account/security", "Security log"),
+    ("", "/account#delete-account", "Delete account"),
+];
+
+/// `settings_nav(current, providers=0)`: the settings pages' navigation (a
+/// sidebar on wide screens, a list at the top on phones), marking the
+/// `current` page; "Linked accounts" only when a provider is configured.
+struct SettingsNav;
+
+impl Function for SettingsNav {
+    fn call(&self, args: &Args) -> tera::Result<Value> {
+        let current = text(args, "current", "")?;
+        let providers = number(args, "providers")?;
+        let mut html =
+            String::from(r#"<nav class="settings-nav" aria-label="Account settings"><ul>"#);
+        for (key, link, label) in SETTINGS_PAGES {
+            if key == "linked" && providers == 0 {
+                continue;
+            }
+            let marker = if !key.is_empty() && key == current {
+                r#" aria-current="page""#
+            } else {
+                ""
+            };
+            let _ = write!(html, r#"<li><a href="{link}"{marker}>{label}</a></li>"#);
+        }
+        html.push_str("</ul></nav>");
+        Ok(Value::String(html))
+    }
+
+    fn is_safe(&self) -> bool {
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn render(source: &str, context: serde_json::Value) -> String {
+        let mut tera = Tera::default();
+        register(&mut tera);
+        tera.add_raw_template("page.html", source).unwrap();
+        let context = tera::Context::from_value(context).unwrap();
+        tera.render("page.html", &context).unwrap()
+    }
+
+    #[test]
+    fn a_field_escapes_every_value_and_links_its_error_and_hint() {
+        let html = render(
+            r#"{{ field(name="email", label="Email <you>", value=v, error=e, hint="h&", maxlength=254) }}"#,
+            json!({"v": "\"><script>", "e": "Bad <b>"}),
+        );
+        assert_eq!(
+            html,
+            concat!(
+                r#"<div class="field has-error"><label for="email">Email &lt;you&gt;</label>"#,
+                r#"<p class="hint" id="email-hint">h&amp;</p>"#,
+                r#"<p class="error" id="email-error"><span class="visually-hidden">Error: </span>Bad &lt;b&gt;</p>"#,
+                r#"<input id="email" name="email" type="text" value="&quot;&gt;&lt;script&gt;" autocomplete="off" maxlength="254" required aria-invalid="true" aria-describedby="email-error email-hint"></div>"#
+            )
+        );
+    }
+
+    #[test]
+    fn a_password_field_never_shows_its_value() {
+        let html = render(
+            r#"{{ field(name="password", id="p2", label="Password", type="password", value="secret", required=false) }}"#,
+            json!({}),
+        );
+        assert!(!html.contains("secret"), "{html}");
+        assert!(
+            html.contains(r#"<input id="p2" name="password" type="password" autocomplete="off">"#),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn the_error_summary_lists_problems_in_field_order_or_nothing() {
+        let source = r#"{{ error_summary(errors=errors, order=["a", "b", "c"]) }}"#;
+        assert_eq!(render(source, json!({"errors": {}})), "");
+        let html = render(
+            source,
+            json!({"errors": {"c": "C wrong", "a": "A <wrong>", "b": ""}}),
+        );
+        assert_eq!(
+            html,
+            concat!(
+                r#"<div class="error-summary" role="alert"><h2>There are 2 problems</h2><ul>"#,
+                r##"<li><a href="#a">A &lt;wrong&gt;</a></li><li><a href="#c">C wrong</a></li></ul></div>"##
+            )
+        );
+    }
+
+    #[test]
+    fn the_settings_nav_marks_the_current_page_and_shows_linked_accounts_only_with_providers() {
+        let without = render(r#"{{ settings_nav(current="sessions") }}"#, json!({}));
+        assert!(without.contains(r#"<a href="/account/sessions" aria-current="page">"#));
+        assert_eq!(without.matches("aria-current").count(), 1);
+        assert!(!without.contains("Linked accounts"));
+        let with = render(
+            r#"{{ settings_nav(current="linked", providers=2) }}"#,
+            json!({}),
+        );
+        assert!(
+            with.contains(r#"<a href="/account/linked" aria-current="page">Linked accounts</a>"#)
+        );
+    }
+
+    #[test]
+    fn the_csrf_field_escapes_its_token() {
+        assert_eq!(
+            render(r#"{{ csrf_field(token=t) }}"#, json!({"t": "a\"b"})),
+            r#"<input type="hidden" name="csrf_token" value="a&quot;b">"#
+        );
+    }
+}
