@@ -373,6 +373,43 @@ async fn an_api_key_cannot_take_a_staff_action_that_needs_a_recent_confirmation(
 }
 
 #[rocket::async_test]
+async fn a_bearer_token_deletes_a_user_only_within_the_window_of_its_password_grant() {
+    let app = short_window().await;
+    app.signed_up("root").await;
+    app.execute("UPDATE users SET is_superuser = true WHERE username = 'root'")
+        .await;
+    app.signed_up("first").await;
+    app.signed_up("second").await;
+    let (first, second) = (user_id(&app, "first").await, user_id(&app, "second").await);
+    let token = crate::api::token_for(&app, "root").await;
+    let caller = crate::api::client(&app, "Authorization", &format!("Bearer {token}"));
+    let delete = |id: i32| {
+        let caller = &caller;
+        async move {
+            caller
+                .request(
+                    rocket::http::Method::Delete,
+                    &format!("/api/v1/users/{id}"),
+                    None,
+                    None,
+                )
+                .await
+        }
+    };
+
+    delete(first).await.assert_status(Status::NoContent);
+    assert_eq!(app.count("users WHERE username = 'first'").await, 0);
+
+    // The token itself lives longer than the window; its grant is now stale.
+    go_stale(&app);
+    let refused = delete(second).await;
+    refused.assert_status(Status::Forbidden);
+    assert_eq!(refused.json()["error"], json!("reauthentication_required"));
+    assert_eq!(app.count("users WHERE username = 'second'").await, 1);
+    caller.get("/api/v1/me").await.assert_status(Status::Ok);
+}
+
+#[rocket::async_test]
 async fn linking_and_unlinking_a_provider_need_a_recent_confirmation() {
     let (app, provider) = setup_with(|builder| builder.config("reauth_minutes", 1)).await;
     let browser = app.signed_up("alice").await;
