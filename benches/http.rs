@@ -246,6 +246,13 @@ async fn sign_up(base: &str) -> Credentials {
         ])
         .send()
         .await
+        .unwrap();
+    // The new key is shown once, on the page the POST redirects to.
+    assert_eq!(created.status(), 303, "creating the API key");
+    let created = http
+        .get(format!("{base}/account/api-keys"))
+        .send()
+        .await
         .unwrap()
         .text()
         .await

@@ -6,10 +6,12 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sea_orm::sea_query::{Expr, ExprTrait as _, Query};
 use sea_orm::{
-    ActiveModelTrait as _, ColumnTrait as _, Condition, ConnectionTrait, DbErr, EntityTrait as _,
-    QueryFilter as _, Set,
+    ActiveModelTrait as _, ColumnTrait as _, Condition, ConnectionTrait, DbBackend, DbErr,
+    EntityTrait as _, QueryFilter as _, QueryTrait as _, SelectTwo, SelectTwoModel,
+    SelectorTrait as _, Set, Statement, Value,
 };
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use time::{Duration, OffsetDateTime};
 
@@ -82,6 +84,7 @@ pub async fn create(
 /// a bearer token by the session's public id (the token's `sid`, trusted
 /// because the token's signature was checked first), a refresh token by
 /// the row it belongs to.
+#[derive(Clone, Copy)]
 pub enum SessionRef<'a> {
     Secret(&'a str),
     PublicId(&'a str),
@@ -98,21 +101,12 @@ pub async fn find_live(
     now: OffsetDateTime,
     reference: SessionRef<'_>,
 ) -> Result<Option<(session::Model, user::Model)>, DbErr> {
-    let condition = match reference {
-        SessionRef::Secret(secret) => session::Column::TokenHash.eq(hash_secret(secret)),
-        SessionRef::PublicId(id) => session::Column::PublicId.eq(id),
-        SessionRef::Id(id) => session::Column::Id.eq(id),
+    let statement = lookup_statement(db.get_database_backend(), config, now, reference);
+    let found = match db.query_all_raw(statement).await?.pop() {
+        Some(row) => SelectTwoModel::<session::Model, user::Model>::from_raw_query_result(row)?,
+        None => return Ok(None),
     };
-    // Both columns are unique, so no LIMIT: SeaORM's `.one()` would bind
-    // `LIMIT ?`, and SQLite then plans the statement anew on every request.
-    let found = session::Entity::find()
-        .filter(condition)
-        .filter(live(config, now))
-        .find_also_related(user::Entity)
-        .all(db)
-        .await?
-        .pop();
-    let Some((mut session, Some(user))) = found else {
+    let (mut session, Some(user)) = found else {
         return Ok(None);
     };
     if !user.is_active {
@@ -127,6 +121,57 @@ pub async fn find_live(
         session.last_seen_at = now;
     }
     Ok(Some((session, user)))
+}
+
+/// The lookup as SeaORM builds it. Both reference columns are unique, so
+/// no LIMIT: SeaORM's `.one()` would bind `LIMIT ?`, and SQLite then plans
+/// the statement anew on every request.
+fn lookup_query(
+    config: &AppConfig,
+    now: OffsetDateTime,
+    reference: SessionRef<'_>,
+) -> SelectTwo<session::Entity, user::Entity> {
+    let condition = match reference {
+        SessionRef::Secret(secret) => session::Column::TokenHash.eq(hash_secret(secret)),
+        SessionRef::PublicId(id) => session::Column::PublicId.eq(id),
+        SessionRef::Id(id) => session::Column::Id.eq(id),
+    };
+    session::Entity::find()
+        .filter(condition)
+        .filter(live(config, now))
+        .find_also_related(user::Entity)
+}
+
+/// [`lookup_query`] with its SQL built once per backend and kind of
+/// reference: it runs on every signed-in request, and building it took a
+/// tenth of a page's instructions. Only the values change; they follow
+/// the order of the conditions (a test compares it with a fresh build).
+fn lookup_statement(
+    backend: DbBackend,
+    config: &AppConfig,
+    now: OffsetDateTime,
+    reference: SessionRef<'_>,
+) -> Statement {
+    static SQL: [[OnceLock<String>; 3]; 3] = [const { [const { OnceLock::new() }; 3] }; 3];
+    let (kind, value): (usize, Value) = match reference {
+        SessionRef::Secret(secret) => (0, hash_secret(secret).into()),
+        SessionRef::PublicId(id) => (1, id.into()),
+        SessionRef::Id(id) => (2, id.into()),
+    };
+    let by_backend = match backend {
+        DbBackend::Sqlite => 0,
+        DbBackend::Postgres => 1,
+        _ => 2,
+    };
+    let sql = SQL[by_backend][kind]
+        .get_or_init(|| lookup_query(config, now, reference).build(backend).sql);
+    let values = [
+        value,
+        now.into(),
+        true.into(),
+        (now - config.session_idle).into(),
+    ];
+    Statement::from_sql_and_values(backend, sql.as_str(), values)
 }
 
 /// The one rule of a live session, as an SQL condition: not past its
@@ -305,4 +350,32 @@ pub async fn delete_others(
     }
     let result = delete.exec(db).await?;
     Ok(result.rows_affected)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_prebuilt_lookup_is_the_query_seaorm_builds() {
+        let figment = crate::config::bare_figment(rocket::figment::Profile::Default)
+            .merge(("secret_key", "ab".repeat(32)));
+        let config = AppConfig::from_figment(&figment).unwrap();
+        let now = OffsetDateTime::UNIX_EPOCH + Duration::days(20_000);
+        for backend in [DbBackend::Sqlite, DbBackend::Postgres] {
+            for reference in [
+                SessionRef::Secret("a secret"),
+                SessionRef::PublicId("a public id"),
+                SessionRef::Id(42),
+            ] {
+                // Twice: the first builds the SQL, the second reuses it.
+                for later in [now, now + Duration::hours(3)] {
+                    assert_eq!(
+                        lookup_statement(backend, &config, later, reference),
+                        lookup_query(&config, later, reference).build(backend)
+                    );
+                }
+            }
+        }
+    }
 }
