@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use rocket_dyn_templates::tera::{self, Function, Tera, Value, escape_html};
+use rocket_dyn_templates::tera::{self, Function, Tera, Value};
 
 /// Registers the functions on `tera`.
 pub fn register(tera: &mut Tera) {
@@ -56,16 +56,44 @@ fn required<'a>(args: &'a Args, name: &str, function: &str) -> tera::Result<&'a 
     }
 }
 
+/// Appends `text` to `html`, escaped as Tera escapes (`&<>"'/`).
+fn push_escaped(html: &mut String, text: &str) {
+    let mut rest = text;
+    while let Some(at) = rest.find(['&', '<', '>', '"', '\'', '/']) {
+        html.push_str(&rest[..at]);
+        html.push_str(match rest.as_bytes()[at] {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&quot;",
+            b'\'' => "&#x27;",
+            _ => "&#x2F;",
+        });
+        rest = &rest[at + 1..];
+    }
+    html.push_str(rest);
+}
+
+/// Appends ` name="value"`, the value escaped.
+fn push_attribute(html: &mut String, name: &str, value: &str) {
+    html.push(' ');
+    html.push_str(name);
+    html.push_str("=\"");
+    push_escaped(html, value);
+    html.push('"');
+}
+
 /// `csrf_field(token=…)`: the hidden CSRF input every POST form carries.
 struct CsrfField;
 
 impl Function for CsrfField {
     fn call(&self, args: &Args) -> tera::Result<Value> {
         let token = required(args, "token", "csrf_field")?;
-        Ok(Value::String(format!(
-            r#"<input type="hidden" name="csrf_token" value="{}">"#,
-            escape_html(token)
-        )))
+        let mut html = String::with_capacity(64 + token.len());
+        html.push_str(r#"<input type="hidden" name="csrf_token""#);
+        push_attribute(&mut html, "value", token);
+        html.push('>');
+        Ok(Value::String(html))
     }
 
     fn is_safe(&self) -> bool {
@@ -91,52 +119,50 @@ impl Function for Field {
             "" => name,
             id => id,
         };
-        let (id, name) = (escape_html(id), escape_html(name));
 
         let mut html = String::with_capacity(512);
-        html.push_str(r#"<div class="field"#);
-        if !error.is_empty() {
-            html.push_str(" has-error");
-        }
-        let _ = write!(
-            html,
-            r#""><label for="{id}">{}</label>"#,
-            escape_html(label)
-        );
+        html.push_str(if error.is_empty() {
+            r#"<div class="field"><label"#
+        } else {
+            r#"<div class="field has-error"><label"#
+        });
+        push_attribute(&mut html, "for", id);
+        html.push('>');
+        push_escaped(&mut html, label);
+        html.push_str("</label>");
         if !hint.is_empty() {
-            let _ = write!(
-                html,
-                r#"<p class="hint" id="{id}-hint">{}</p>"#,
-                escape_html(hint)
-            );
+            html.push_str(r#"<p class="hint" id=""#);
+            push_escaped(&mut html, id);
+            html.push_str(r#"-hint">"#);
+            push_escaped(&mut html, hint);
+            html.push_str("</p>");
         }
         if !error.is_empty() {
-            let _ = write!(
-                html,
-                r#"<p class="error" id="{id}-error"><span class="visually-hidden">Error: </span>{}</p>"#,
-                escape_html(error)
-            );
+            html.push_str(r#"<p class="error" id=""#);
+            push_escaped(&mut html, id);
+            html.push_str(r#"-error"><span class="visually-hidden">Error: </span>"#);
+            push_escaped(&mut html, error);
+            html.push_str("</p>");
         }
-        let _ = write!(
-            html,
-            r#"<input id="{id}" name="{name}" type="{}""#,
-            escape_html(kind)
-        );
+        html.push_str("<input");
+        push_attribute(&mut html, "id", id);
+        push_attribute(&mut html, "name", name);
+        push_attribute(&mut html, "type", kind);
         if !value.is_empty() && kind != "password" {
-            let _ = write!(html, r#" value="{}""#, escape_html(value));
+            push_attribute(&mut html, "value", value);
         }
-        let _ = write!(
-            html,
-            r#" autocomplete="{}""#,
-            escape_html(text(args, "autocomplete", "off")?)
+        push_attribute(
+            &mut html,
+            "autocomplete",
+            text(args, "autocomplete", "off")?,
         );
         let inputmode = text(args, "inputmode", "")?;
         if !inputmode.is_empty() {
-            let _ = write!(html, r#" inputmode="{}""#, escape_html(inputmode));
+            push_attribute(&mut html, "inputmode", inputmode);
         }
         let maxlength = number(args, "maxlength")?;
         if maxlength > 0 {
-            let _ = write!(html, r#" maxlength="{maxlength}""#);
+            push_attribute(&mut html, "maxlength", &maxlength.to_string());
         }
         if flag(args, "required", true)? {
             html.push_str(" required");
@@ -147,14 +173,20 @@ impl Function for Field {
         if !error.is_empty() {
             html.push_str(r#" aria-invalid="true""#);
         }
-        let described_by = match (error.is_empty(), hint.is_empty()) {
-            (false, false) => format!("{id}-error {id}-hint"),
-            (false, true) => format!("{id}-error"),
-            (true, false) => format!("{id}-hint"),
-            (true, true) => String::new(),
-        };
-        if !described_by.is_empty() {
-            let _ = write!(html, r#" aria-describedby="{described_by}""#);
+        if !error.is_empty() || !hint.is_empty() {
+            html.push_str(r#" aria-describedby=""#);
+            if !error.is_empty() {
+                push_escaped(&mut html, id);
+                html.push_str("-error");
+            }
+            if !error.is_empty() && !hint.is_empty() {
+                html.push(' ');
+            }
+            if !hint.is_empty() {
+                push_escaped(&mut html, id);
+                html.push_str("-hint");
+            }
+            html.push('"');
         }
         html.push_str("></div>");
         Ok(Value::String(html))
@@ -197,12 +229,11 @@ impl Function for ErrorSummary {
         }
         html.push_str("</h2><ul>");
         for (key, message) in problems {
-            let _ = write!(
-                html,
-                r##"<li><a href="#{}">{}</a></li>"##,
-                escape_html(key),
-                escape_html(message)
-            );
+            html.push_str(r##"<li><a href="#"##);
+            push_escaped(&mut html, key);
+            html.push_str(r#"">"#);
+            push_escaped(&mut html, message);
+            html.push_str("</a></li>");
         }
         html.push_str("</ul></div>");
         Ok(Value::String(html))
@@ -235,18 +266,21 @@ impl Function for SettingsNav {
     fn call(&self, args: &Args) -> tera::Result<Value> {
         let current = text(args, "current", "")?;
         let providers = number(args, "providers")?;
-        let mut html =
-            String::from(r#"<nav class="settings-nav" aria-label="Account settings"><ul>"#);
+        let mut html = String::with_capacity(1024);
+        html.push_str(r#"<nav class="settings-nav" aria-label="Account settings"><ul>"#);
         for (key, link, label) in SETTINGS_PAGES {
             if key == "linked" && providers == 0 {
                 continue;
             }
-            let marker = if !key.is_empty() && key == current {
-                r#" aria-current="page""#
-            } else {
-                ""
-            };
-            let _ = write!(html, r#"<li><a href="{link}"{marker}>{label}</a></li>"#);
+            html.push_str(r#"<li><a href=""#);
+            html.push_str(link);
+            html.push('"');
+            if !key.is_empty() && key == current {
+                html.push_str(r#" aria-current="page""#);
+            }
+            html.push('>');
+            html.push_str(label);
+            html.push_str("</a></li>");
         }
         html.push_str("</ul></nav>");
         Ok(Value::String(html))
@@ -330,6 +364,15 @@ mod tests {
         assert!(
             with.contains(r#"<a href="/account/linked" aria-current="page">Linked accounts</a>"#)
         );
+    }
+
+    #[test]
+    fn escaping_agrees_with_tera() {
+        for text in ["", "plain", "<a href='x'>&\"/</a>", "ünïcødé & <", "//"] {
+            let mut html = String::new();
+            push_escaped(&mut html, text);
+            assert_eq!(html, tera::escape_html(text));
+        }
     }
 
     #[test]

@@ -7,9 +7,11 @@ pub mod limit;
 pub mod providers;
 pub mod webauthn;
 
+use std::collections::HashMap;
 use std::fmt;
 use std::io::Write as _;
 use std::path::Path;
+use std::sync::{Arc, RwLock};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -71,6 +73,9 @@ pub struct AppConfig {
     /// The decoded `secret_key`: Rocket's cookie key, and the root of every
     /// other key Gatehouse derives.
     secret_key: Vec<u8>,
+    /// Keys derived from `secret_key`, by label, each computed once: some
+    /// are needed on every request (the token signing key).
+    derived_keys: Arc<RwLock<HashMap<&'static str, [u8; 32]>>>,
 }
 
 /// The `email_verification` setting.
@@ -368,6 +373,7 @@ impl AppConfig {
             metrics_allow,
             relying_party,
             secret_key,
+            derived_keys: Arc::default(),
         })
     }
 
@@ -381,8 +387,19 @@ impl AppConfig {
     /// HMAC-SHA256 over `label` (HKDF's expand step with a single block), so
     /// a key leaked from one use (say, JWT signing) reveals nothing about
     /// the cookie key or another feature's key.
-    pub fn derive_key(&self, label: &str) -> [u8; 32] {
-        crate::crypto::hmac_sha256(&self.secret_key, &[label.as_bytes(), &[1]])
+    pub fn derive_key(&self, label: &'static str) -> [u8; 32] {
+        let known = self
+            .derived_keys
+            .read()
+            .ok()
+            .and_then(|keys| keys.get(label).copied());
+        known.unwrap_or_else(|| {
+            let key = crate::crypto::hmac_sha256(&self.secret_key, &[label.as_bytes(), &[1]]);
+            if let Ok(mut keys) = self.derived_keys.write() {
+                keys.insert(label, key);
+            }
+            key
+        })
     }
 }
 
