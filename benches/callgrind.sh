@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Instructions per request of a signed-in page (or, with BEARER=1, of an
-# API path with a bearer token), counted by callgrind: deterministic where
+# API path with a bearer token, or API_KEY=1 with an API key), counted by callgrind: deterministic where
 # timings are not, for comparing two builds on a busy machine.
 #
 #     cargo build --release
 #     benches/callgrind.sh target/release/gatehouse 200              # GET /account
 #     BEARER=1 benches/callgrind.sh target/release/gatehouse 200 /api/v1/me
+#     API_KEY=1 benches/callgrind.sh target/release/gatehouse 200 /api/v1/me
 #
 # Starts BINARY under valgrind with SQLite in a temporary directory, signs
 # in a plain user, warms up, then counts only the N requests. Needs
@@ -42,6 +43,13 @@ if [ -n "${BEARER:-}" ]; then
         --data-urlencode username=bench --data-urlencode "password=$GATEHOUSE_PASSWORD" |
         python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')"
     AUTH=(-H "Authorization: Bearer $ACCESS")
+elif [ -n "${API_KEY:-}" ]; then
+    FORM="$(curl -fsS -b "$JAR" "$BASE/account/api-keys" | grep -o 'name="csrf_token" value="[^"]*"' | head -1 | sed 's/.*value="//; s/"$//')"
+    curl -fsS -o /dev/null -c "$JAR" -b "$JAR" --data-urlencode "csrf_token=$FORM" \
+        --data-urlencode name=bench --data-urlencode scopes=read "$BASE/account/api-keys"
+    KEY="$(curl -fsS -c "$JAR" -b "$JAR" "$BASE/account/api-keys" | grep -o 'id="new-api-key"[^>]*>[^<]*' | sed 's/.*>//')"
+    AUTH=(-H "X-API-Key: $KEY")
+    JAR="$WORK/no-cookies"
 fi
 for _ in 1 2 3 4 5; do curl -fsS -o /dev/null -b "$JAR" "${AUTH[@]}" "$BASE$PAGE"; done
 

@@ -1,14 +1,55 @@
 //! The database connection and migrations. One code path serves SQLite
 //! (the default, a file under `data/`) and PostgreSQL.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use migrations::MigratorTrait as _;
 use sea_orm::sqlx::sqlite::SqliteJournalMode;
 use sea_orm::{
-    ColumnTrait as _, ConnectOptions, Database, DatabaseConnection, DbErr, DeleteMany, EntityTrait,
-    QueryFilter as _, Select, SqlErr, UpdateMany,
+    ColumnTrait as _, ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr, DeleteMany,
+    EntityTrait, QueryFilter as _, Select, SqlErr, Statement, UpdateMany, Value,
 };
+
+/// The SQL of a query on a hot path, built once per backend: SeaORM
+/// builds a statement afresh on every call, and for a signed-in request's
+/// lookup that was a tenth of its work. The caller gives the values in the
+/// order of the built statement's placeholders, and keeps a test that
+/// compares [`PrebuiltSql::statement`] with a fresh build.
+pub struct PrebuiltSql {
+    by_backend: [OnceLock<String>; 3],
+}
+
+impl PrebuiltSql {
+    pub const fn new() -> PrebuiltSql {
+        PrebuiltSql {
+            by_backend: [const { OnceLock::new() }; 3],
+        }
+    }
+
+    /// The statement for `backend` with `values`; `build` gives the SQL
+    /// the first time.
+    pub fn statement(
+        &self,
+        backend: DbBackend,
+        build: impl FnOnce() -> String,
+        values: impl IntoIterator<Item = Value>,
+    ) -> Statement {
+        let slot = match backend {
+            DbBackend::Sqlite => 0,
+            DbBackend::Postgres => 1,
+            _ => 2,
+        };
+        let sql = self.by_backend[slot].get_or_init(build);
+        Statement::from_sql_and_values(backend, sql.as_str(), values)
+    }
+}
+
+impl Default for PrebuiltSql {
+    fn default() -> Self {
+        PrebuiltSql::new()
+    }
+}
 
 /// Why the database could not be opened.
 #[derive(Debug, thiserror::Error)]

@@ -2,9 +2,12 @@
 //! user acts.
 
 use sea_orm::entity::prelude::*;
-use sea_orm::{ConnectionTrait, DbErr, QueryOrder as _, Set};
+use sea_orm::{
+    ConnectionTrait, DbBackend, DbErr, QueryOrder as _, QueryTrait as _, SelectTwo, SelectTwoModel,
+    SelectorTrait as _, Set, Statement,
+};
 
-use crate::db::{find_owned, update_owned};
+use crate::db::{PrebuiltSql, find_owned, update_owned};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "api_keys")]
@@ -54,14 +57,31 @@ pub async fn find_by_hash(
     db: &impl ConnectionTrait,
     hash: &str,
 ) -> Result<Option<(Model, Option<crate::accounts::entity::Model>)>, DbErr> {
-    // `key_hash` is unique: no LIMIT, which SeaORM's `.one()` would bind
-    // as a parameter and SQLite would then plan anew on every request.
-    Ok(Entity::find()
+    let statement = by_hash_statement(db.get_database_backend(), hash);
+    match db.query_all_raw(statement).await?.pop() {
+        Some(row) => SelectTwoModel::from_raw_query_result(row).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The lookup of an API request's key, with its owner. `key_hash` is
+/// unique: no LIMIT, which SeaORM's `.one()` would bind as a parameter and
+/// SQLite would then plan anew on every request.
+fn by_hash_query(hash: &str) -> SelectTwo<Entity, crate::accounts::entity::Entity> {
+    Entity::find()
         .filter(Column::KeyHash.eq(hash))
         .find_also_related(crate::accounts::entity::Entity)
-        .all(db)
-        .await?
-        .pop())
+}
+
+/// [`by_hash_query`], its SQL built once per backend: it runs on every
+/// request made with a key.
+fn by_hash_statement(backend: DbBackend, hash: &str) -> Statement {
+    static SQL: PrebuiltSql = PrebuiltSql::new();
+    SQL.statement(
+        backend,
+        || by_hash_query(hash).build(backend).sql,
+        [hash.into()],
+    )
 }
 
 pub async fn list_for_user(db: &impl ConnectionTrait, user_id: i32) -> Result<Vec<Model>, DbErr> {
@@ -140,5 +160,23 @@ pub async fn record_use(
 impl crate::db::OwnedByUser for Entity {
     fn owner_column() -> Column {
         Column::UserId
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_prebuilt_key_lookup_is_the_query_seaorm_builds() {
+        for backend in [DbBackend::Sqlite, DbBackend::Postgres] {
+            // Twice: the first builds the SQL, the second reuses it.
+            for hash in ["one hash", "another"] {
+                assert_eq!(
+                    by_hash_statement(backend, hash),
+                    by_hash_query(hash).build(backend)
+                );
+            }
+        }
     }
 }

@@ -11,7 +11,6 @@ use sea_orm::{
     SelectorTrait as _, Set, Statement, Value,
 };
 use std::collections::HashMap;
-use std::sync::OnceLock;
 
 use time::{Duration, OffsetDateTime};
 
@@ -19,7 +18,7 @@ use super::entity::{self as session, SessionKind};
 use crate::accounts::entity as user;
 use crate::client::ClientInfo;
 use crate::config::AppConfig;
-use crate::db::{delete_owned, find_owned};
+use crate::db::{PrebuiltSql, delete_owned, find_owned};
 
 /// `last_seen_at` is written at most this often per session, so an
 /// ordinary page view costs one query, not two.
@@ -143,35 +142,31 @@ fn lookup_query(
 }
 
 /// [`lookup_query`] with its SQL built once per backend and kind of
-/// reference: it runs on every signed-in request, and building it took a
-/// tenth of a page's instructions. Only the values change; they follow
-/// the order of the conditions (a test compares it with a fresh build).
+/// reference: it runs on every signed-in request. Only the values change;
+/// they follow the order of the conditions.
 fn lookup_statement(
     backend: DbBackend,
     config: &AppConfig,
     now: OffsetDateTime,
     reference: SessionRef<'_>,
 ) -> Statement {
-    static SQL: [[OnceLock<String>; 3]; 3] = [const { [const { OnceLock::new() }; 3] }; 3];
+    static SQL: [PrebuiltSql; 3] = [const { PrebuiltSql::new() }; 3];
     let (kind, value): (usize, Value) = match reference {
         SessionRef::Secret(secret) => (0, hash_secret(secret).into()),
         SessionRef::PublicId(id) => (1, id.into()),
         SessionRef::Id(id) => (2, id.into()),
     };
-    let by_backend = match backend {
-        DbBackend::Sqlite => 0,
-        DbBackend::Postgres => 1,
-        _ => 2,
-    };
-    let sql = SQL[by_backend][kind]
-        .get_or_init(|| lookup_query(config, now, reference).build(backend).sql);
     let values = [
         value,
         now.into(),
         true.into(),
         (now - config.session_idle).into(),
     ];
-    Statement::from_sql_and_values(backend, sql.as_str(), values)
+    SQL[kind].statement(
+        backend,
+        || lookup_query(config, now, reference).build(backend).sql,
+        values,
+    )
 }
 
 /// The one rule of a live session, as an SQL condition: not past its
