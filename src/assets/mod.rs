@@ -3,10 +3,12 @@
 //! `template_dir` and/or `static_dir`: files there replace the embedded ones
 //! of the same name (and may add new ones). Both are read once, at start.
 //!
-//! Templates are compiled into Tera once, named by their path without
-//! `.tera` (`accounts/login.html`), so Tera escapes them as HTML and
-//! rocket_dyn_templates answers `text/html`; a site's own templates in
-//! `template_dir` are named the same way (`Template::render("mine.html", …)`). Static files are served from
+//! Templates are compiled into Tera at start, named by their path without
+//! `.tera` (`accounts/login.html`), so Tera escapes them as HTML: once as
+//! [`Templates`], which renders Gatehouse's own pages, and once into
+//! rocket_dyn_templates' `Template` fairing for a site's own routes (its
+//! own templates in `template_dir` are named the same way:
+//! `Template::render("mine.html", …)`). Static files are served from
 //! memory at `/static/<name>.<hash>.<ext>` (the first 16 hex digits of
 //! their SHA-256) with a year-long immutable cache; templates link to that
 //! URL through the `static_url(path=…)` function. The plain name is still
@@ -20,7 +22,8 @@ use rocket::fairing::AdHoc;
 use rocket::http::{ContentType, Header};
 use rocket::response::{self, Responder, Response};
 use rocket::{Request, State};
-use rocket_dyn_templates::{Template, tera};
+use rocket_dyn_templates::Template;
+use rocket_dyn_templates::tera::{self, Tera};
 use sha2::Digest as _;
 
 mod html;
@@ -222,21 +225,49 @@ pub fn fairing() -> AdHoc {
             }
         };
         let files = Arc::new(files);
-        let for_tera = files.clone();
+        let mut tera = Tera::default();
+        if let Err(e) = compile(&mut tera, template_dir.as_deref(), &files) {
+            tracing::error!("templates: {e:?}");
+            return Err(rocket);
+        }
+        let for_sites = files.clone();
         let figment = rocket.figment().clone().merge(("template_dir", root));
         Ok(rocket
             .configure(figment)
             .manage(files)
+            .manage(Templates(tera))
             .attach(Template::try_custom(move |engines| {
-                let sources = template_sources(template_dir.as_deref())?;
-                engines.tera.add_raw_templates(sources)?;
-                engines
-                    .tera
-                    .register_function("static_url", StaticUrl(for_tera.clone()));
-                html::register(&mut engines.tera);
+                compile(&mut engines.tera, template_dir.as_deref(), &for_sites)?;
                 Ok(())
             })))
     })
+}
+
+/// Gatehouse's templates, compiled into Tera once at ignite, for its own
+/// pages (`web::page`): rendering straight from a JSON context spares the
+/// two conversions of it that rocket_dyn_templates' `Template` makes. The
+/// `Template` fairing holds the same templates for a site's own routes.
+pub struct Templates(Tera);
+
+impl Templates {
+    /// `template` (`accounts/login`) rendered with `context`, a JSON object.
+    pub fn render(&self, template: &str, context: serde_json::Value) -> tera::Result<String> {
+        let context = tera::Context::from_value(context)?;
+        self.0.render(&template_name(template), &context)
+    }
+}
+
+/// Adds the templates (embedded, or from `template_dir`) and the template
+/// functions to `tera`.
+fn compile(
+    tera: &mut Tera,
+    template_dir: Option<&Path>,
+    files: &Arc<StaticFiles>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    tera.add_raw_templates(template_sources(template_dir)?)?;
+    tera.register_function("static_url", StaticUrl(files.clone()));
+    html::register(tera);
+    Ok(())
 }
 
 /// What rocket_dyn_templates scans for template files, which must exist:

@@ -4,11 +4,10 @@
 use rocket::http::{CookieJar, Header};
 use rocket::response::{Flash, Redirect};
 use rocket::{Either, get, post, routes, uri};
-use rocket_dyn_templates::Template;
 use serde_json::json;
 
 use super::forms::{FormErrors, FormResponse};
-use super::page::Page;
+use super::page::{Page, Rendered};
 use super::safe_next;
 use crate::accounts::forms::{
     ChangeEmailForm, ChangePasswordForm, DeleteAccountForm, LoginForm, SignupForm,
@@ -40,7 +39,7 @@ pub fn routes() -> Vec<rocket::Route> {
 }
 
 #[get("/signup")]
-fn signup_page(page: Page<'_>) -> Either<Redirect, Template> {
+fn signup_page(page: Page<'_>) -> Either<Redirect, Rendered> {
     if page.is_signed_in() {
         return Either::Left(Redirect::to(uri!(account)));
     }
@@ -94,7 +93,7 @@ async fn login_page(
     page: Page<'_>,
     app: AppState<'_>,
     cookies: &CookieJar<'_>,
-) -> Result<Either<Redirect, Template>, AppError> {
+) -> Result<Either<Redirect, Rendered>, AppError> {
     let next = next.and_then(safe_next);
     if page.is_signed_in() {
         return Ok(Either::Left(Redirect::to(
@@ -182,7 +181,7 @@ async fn account(
     current: CurrentUser,
     page: Page<'_>,
     app: AppState<'_>,
-) -> Result<Template, AppError> {
+) -> Result<Rendered, AppError> {
     let context = account_context(&current, &app, &FormErrors::default()).await?;
     Ok(page.render("accounts/account", context))
 }

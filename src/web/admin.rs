@@ -3,12 +3,11 @@
 use rocket::form::FromForm;
 use rocket::response::{Flash, Redirect};
 use rocket::{get, post, routes, uri};
-use rocket_dyn_templates::Template;
 use serde::Serialize;
 use serde_json::json;
 
 use super::client::describe_user_agent;
-use super::page::Page;
+use super::page::{Page, Rendered};
 use super::time;
 use crate::accounts::entity as user;
 use crate::admin::staff::{self, Acting};
@@ -38,7 +37,7 @@ const USERS_PER_PAGE: u64 = 25;
 const EVENTS_SHOWN: u64 = 50;
 
 #[get("/admin")]
-async fn dashboard(_staff: Staff, page: Page<'_>, app: AppState<'_>) -> Result<Template, AppError> {
+async fn dashboard(_staff: Staff, page: Page<'_>, app: AppState<'_>) -> Result<Rendered, AppError> {
     let numbers = stats::dashboard(app.db, app.config, app.clock.now()).await?;
     Ok(page.render("admin/dashboard", json!({ "stats": numbers })))
 }
@@ -99,7 +98,7 @@ async fn users(
     page: Option<u64>,
     view: Page<'_>,
     app: AppState<'_>,
-) -> Result<Template, AppError> {
+) -> Result<Rendered, AppError> {
     let query = crate::text::search_query(q).map_err(AppError::BadRequest)?;
     let page = crate::db::page_number(page);
     let (found, total) = user::search(app.db, query, page - 1, USERS_PER_PAGE).await?;
@@ -182,7 +181,7 @@ async fn user_detail(
     id: i32,
     page: Page<'_>,
     app: AppState<'_>,
-) -> Result<Template, AppError> {
+) -> Result<Rendered, AppError> {
     let account = target(&app, id).await?;
     let activity = activity(&app, id).await?;
     let actor = &staff.0.user;

@@ -5,14 +5,13 @@ use rocket::form::FromForm;
 use rocket::http::CookieJar;
 use rocket::response::{Flash, Redirect};
 use rocket::{get, post, routes, uri};
-use rocket_dyn_templates::Template;
 use serde::Serialize;
 use serde_json::json;
 use time::OffsetDateTime;
 
 use super::forms::FormResponse;
 use super::handoff;
-use super::page::Page;
+use super::page::{Page, Rendered};
 use crate::api_keys::entity as api_key;
 use crate::api_keys::service::{self, CreateError, NewKey};
 use crate::auth::csrf::{CsrfForm, NoFields};
@@ -96,7 +95,7 @@ async fn render(
     app: &AppState<'_>,
     user_id: i32,
     extra: serde_json::Value,
-) -> Result<Template, AppError> {
+) -> Result<Rendered, AppError> {
     let now = app.clock.now();
     let keys: Vec<KeyView> = api_key::list_for_user(app.db, user_id)
         .await?
@@ -121,7 +120,7 @@ async fn keys_page(
     page: Page<'_>,
     app: AppState<'_>,
     cookies: &CookieJar<'_>,
-) -> Result<Template, AppError> {
+) -> Result<Rendered, AppError> {
     let user_id = current.user.id;
     let made: Option<MadeKey> = handoff::take(cookies, app.config, app.clock.now(), user_id, MADE);
     let extra = made.map_or_else(

@@ -9,7 +9,10 @@ use rocket::http::{ContentType, Header, Status};
 use rocket::request::Request;
 use rocket::response::{self, Flash, Redirect, Responder, Response};
 use rocket::{Catcher, catcher};
-use rocket_dyn_templates::Template;
+use rocket_dyn_templates::tera;
+
+use super::page::Rendered;
+use crate::assets::Templates;
 
 use crate::auth::refusal::{self, ErrorDetail, explain_retry_after, is_api};
 use crate::config::AppConfig;
@@ -101,8 +104,11 @@ fn render_error(
             "retry_after": retry_after.map(wait_text),
         }),
     );
-    let page = Template::render("errors/error.html", serde_json::Value::Object(context));
-    match page.respond_to(req) {
+    let page = match req.rocket().state::<Templates>() {
+        Some(templates) => templates.render("errors/error", serde_json::Value::Object(context)),
+        None => Err(tera::Error::msg("no templates")),
+    };
+    match Rendered::from(page).respond_to(req) {
         Ok(mut response) => {
             response.set_status(status);
             Ok(response)

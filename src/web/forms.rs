@@ -12,9 +12,9 @@ pub enum FormResponse {
     /// (see `web::handoff`).
     Shown(rocket::response::Redirect),
     #[response(status = 401)]
-    Refused(rocket_dyn_templates::Template),
+    Refused(super::page::Rendered),
     #[response(status = 409)]
-    Conflict(rocket_dyn_templates::Template),
+    Conflict(super::page::Rendered),
     #[response(status = 422)]
-    Invalid(rocket_dyn_templates::Template),
+    Invalid(super::page::Rendered),
 }

@@ -3,10 +3,9 @@
 use rocket::http::Status;
 use rocket::serde::json::{Json, Value, json};
 use rocket::{State, get, routes};
-use rocket_dyn_templates::Template;
 use sea_orm::DatabaseConnection;
 
-use super::page::Page;
+use super::page::{Page, Rendered};
 use crate::auth::Member;
 
 pub fn routes() -> Vec<rocket::Route> {
@@ -14,13 +13,13 @@ pub fn routes() -> Vec<rocket::Route> {
 }
 
 #[get("/")]
-fn index(page: Page<'_>) -> Template {
+fn index(page: Page<'_>) -> Rendered {
     page.render("home", json!({}))
 }
 
 /// A page for members (staff and superusers count as members).
 #[get("/members")]
-fn members(member: Member, page: Page<'_>) -> Template {
+fn members(member: Member, page: Page<'_>) -> Rendered {
     page.render(
         "members",
         json!({ "since": member.0.user.created_at.date().to_string() }),

@@ -3,11 +3,10 @@
 use rocket::http::CookieJar;
 use rocket::response::{Flash, Redirect};
 use rocket::{State, get, post, routes, uri};
-use rocket_dyn_templates::Template;
 use serde::Serialize;
 use serde_json::json;
 
-use super::page::Page;
+use super::page::{Page, Rendered};
 use super::safe_next;
 use crate::auth::csrf::{CsrfForm, NoFields};
 use crate::auth::oauth_flow::{self as flow, FlowKind};
@@ -69,7 +68,7 @@ async fn linked_page(
     current: CurrentUser,
     page: Page<'_>,
     app: AppState<'_>,
-) -> Result<Template, AppError> {
+) -> Result<Rendered, AppError> {
     let links = linked::list_for_user(app.db, current.user.id).await?;
     let display = |name: &str| {
         app.config

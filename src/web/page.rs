@@ -2,18 +2,20 @@
 //! the signed-in user, the CSRF token, a flash message) so handlers pass
 //! only their own context.
 
-use rocket::http::Status;
+use rocket::http::{ContentType, Status};
 use rocket::request::{FlashMessage, FromRequest, Outcome, Request};
-use rocket_dyn_templates::Template;
+use rocket::response::{self, Responder};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::accounts::entity as user;
+use crate::assets::Templates;
 use crate::auth::csrf::CsrfToken;
 use crate::config::AppConfig;
 
 pub struct Page<'r> {
     config: &'r AppConfig,
+    templates: &'r Templates,
     user: Option<&'r user::Model>,
     csrf: CsrfToken,
     flash: Option<(String, String)>,
@@ -35,7 +37,8 @@ impl<'r> FromRequest<'r> for Page<'r> {
     type Error = ();
 
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ()> {
-        let Some(config) = req.rocket().state::<AppConfig>() else {
+        let rocket = req.rocket();
+        let (Some(config), Some(templates)) = (rocket.state::<AppConfig>(), rocket.state()) else {
             return Outcome::Error((Status::InternalServerError, ()));
         };
         let user = match crate::auth::current(req).await {
@@ -54,6 +57,7 @@ impl<'r> FromRequest<'r> for Page<'r> {
             .map(|f| (f.kind().to_owned(), f.message().to_owned()));
         Outcome::Success(Page {
             config,
+            templates,
             user,
             csrf,
             flash,
@@ -107,7 +111,7 @@ pub fn layout_context(req: &Request<'_>, config: &AppConfig, map: &mut Map<Strin
 impl Page<'_> {
     /// Renders `template` with `context` plus the shared keys: `site_name`,
     /// `user`, `csrf_token`, `flash` and `oauth_providers`.
-    pub fn render(&self, template: &'static str, context: impl Serialize) -> Template {
+    pub fn render(&self, template: &'static str, context: impl Serialize) -> Rendered {
         let mut map = match serde_json::to_value(context) {
             Ok(Value::Object(map)) => map,
             _ => Map::new(),
@@ -119,7 +123,30 @@ impl Page<'_> {
                 serde_json::json!({ "kind": kind, "message": message }),
             );
         }
-        Template::render(crate::assets::template_name(template), Value::Object(map))
+        Rendered::from(self.templates.render(template, Value::Object(map)))
+    }
+}
+
+/// A page rendered by [`Page::render`], answered as HTML; a template that
+/// failed to render was logged and is answered 500.
+pub struct Rendered(Option<String>);
+
+impl From<rocket_dyn_templates::tera::Result<String>> for Rendered {
+    fn from(rendered: rocket_dyn_templates::tera::Result<String>) -> Rendered {
+        Rendered(
+            rendered
+                .inspect_err(|e| tracing::error!(error = ?e, "a template failed to render"))
+                .ok(),
+        )
+    }
+}
+
+impl<'r> Responder<'r, 'static> for Rendered {
+    fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
+        match self.0 {
+            Some(html) => (ContentType::HTML, html).respond_to(req),
+            None => Err(Status::InternalServerError),
+        }
     }
 }
 

@@ -11,11 +11,10 @@ use rocket::response::status::Custom;
 use rocket::response::{Flash, Redirect};
 use rocket::serde::json::Json;
 use rocket::{Either, get, post, routes, uri};
-use rocket_dyn_templates::Template;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::page::Page;
+use super::page::{Page, Rendered};
 use super::safe_next;
 use crate::auth::csrf::{CsrfForm, CsrfJson, NoFields};
 use crate::auth::reauth::{self, Proof};
@@ -130,7 +129,7 @@ async fn passkeys_page(
     current: CurrentUser,
     page: Page<'_>,
     app: AppState<'_>,
-) -> Result<Template, AppError> {
+) -> Result<Rendered, AppError> {
     let held = passkey::list_for_user(app.db, current.user.id).await?;
     let passkeys: Vec<PasskeyView> = held.into_iter().map(view).collect();
     Ok(page.render(

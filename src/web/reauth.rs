@@ -7,11 +7,10 @@
 use rocket::form::FromForm;
 use rocket::response::{Flash, Redirect};
 use rocket::{get, post, routes};
-use rocket_dyn_templates::Template;
 use serde_json::{Value, json};
 
 use super::forms::{FormErrors, FormResponse};
-use super::page::Page;
+use super::page::{Page, Rendered};
 use super::safe_next;
 use crate::auth::csrf::CsrfForm;
 use crate::auth::reauth::{self, Proof};
@@ -71,7 +70,7 @@ async fn confirm_page(
     next: Option<&str>,
     page: Page<'_>,
     app: AppState<'_>,
-) -> Result<Template, AppError> {
+) -> Result<Rendered, AppError> {
     let next = next.and_then(safe_next).unwrap_or("/account");
     let context = context(&app, &current, next, &FormErrors::default()).await?;
     Ok(page.render("reauth/confirm", context))

@@ -3,10 +3,9 @@
 
 use rocket::response::{Flash, Redirect};
 use rocket::{Responder, get, post, routes};
-use rocket_dyn_templates::Template;
 use serde_json::json;
 
-use super::page::Page;
+use super::page::{Page, Rendered};
 use crate::accounts::forms::{ForgotPasswordForm, ResetPasswordForm};
 use crate::auth::csrf::CsrfForm;
 use crate::auth::recovery::{self, LinkError, ResetOutcome};
@@ -19,17 +18,17 @@ pub fn routes() -> Vec<rocket::Route> {
 
 #[derive(Responder)]
 enum ResetResponse {
-    Done(Flash<Redirect>),
-    Form(Template),
+    Done(Box<Flash<Redirect>>),
+    Form(Rendered),
     /// Unknown, used, expired or void: one page for all.
     #[response(status = 400)]
-    BadLink(Template),
+    BadLink(Rendered),
     #[response(status = 422)]
-    Invalid(Template),
+    Invalid(Rendered),
 }
 
 #[get("/password/forgot")]
-fn forgot_page(page: Page<'_>) -> Template {
+fn forgot_page(page: Page<'_>) -> Rendered {
     page.render("accounts/password_forgot", json!({ "sent": false }))
 }
 
@@ -40,7 +39,7 @@ async fn forgot(
     page: Page<'_>,
     app: AppState<'_>,
     client: ClientInfo,
-) -> Result<Template, AppError> {
+) -> Result<Rendered, AppError> {
     recovery::request_reset(&app, &client, form.0.email).await?;
     Ok(page.render("accounts/password_forgot", json!({ "sent": true })))
 }
@@ -76,10 +75,10 @@ async fn reset(
     client: ClientInfo,
 ) -> Result<ResetResponse, AppError> {
     match recovery::reset_password(&app, &client, token, form.0.new_password).await {
-        Ok(ResetOutcome::Done) => Ok(ResetResponse::Done(Flash::success(
+        Ok(ResetOutcome::Done) => Ok(ResetResponse::Done(Box::new(Flash::success(
             Redirect::to("/login"),
             "Your password was reset, and every session of your account was signed out. Sign in with your new password.",
-        ))),
+        )))),
         Ok(ResetOutcome::Invalid(errors)) => Ok(ResetResponse::Invalid(page.render(
             "accounts/password_reset",
             json!({ "token": token, "errors": errors }),

@@ -1,12 +1,11 @@
 //! `GET /account/security`: the user's own events, 25 a page.
 
 use rocket::{get, routes};
-use rocket_dyn_templates::Template;
 use serde::Serialize;
 use serde_json::json;
 
 use super::client::describe_user_agent;
-use super::page::Page;
+use super::page::{Page, Rendered};
 use super::time;
 use crate::auth::{AppState, CurrentUser};
 use crate::error::AppError;
@@ -59,7 +58,7 @@ async fn security_page(
     page: Option<u64>,
     view_page: Page<'_>,
     app: AppState<'_>,
-) -> Result<Template, AppError> {
+) -> Result<Rendered, AppError> {
     let page = crate::db::page_number(page);
     let (events, total) =
         entity::page_for_user(app.db, current.user.id, page - 1, PER_PAGE).await?;

@@ -4,13 +4,12 @@ use rocket::form::FromForm;
 use rocket::http::CookieJar;
 use rocket::response::{Flash, Redirect};
 use rocket::{get, post, routes, uri};
-use rocket_dyn_templates::Template;
 use serde::Serialize;
 use serde_json::json;
 
 use super::client::describe_user_agent;
 use super::forms::{FormErrors, FormResponse};
-use super::page::Page;
+use super::page::{Page, Rendered};
 use super::time;
 use crate::auth::csrf::{CsrfForm, NoFields};
 use crate::auth::ended;
@@ -60,7 +59,7 @@ async fn render(
     page: &Page<'_>,
     app: &AppState<'_>,
     errors: &FormErrors,
-) -> Result<Template, AppError> {
+) -> Result<Rendered, AppError> {
     let now = app.clock.now();
     let current_id = current.session().map(|s| s.id);
     let mut sessions: Vec<SessionView> =
@@ -86,7 +85,7 @@ async fn sessions_page(
     current: CurrentUser,
     page: Page<'_>,
     app: AppState<'_>,
-) -> Result<Template, AppError> {
+) -> Result<Rendered, AppError> {
     render(&current, &page, &app, &FormErrors::default()).await
 }
 

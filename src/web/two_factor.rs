@@ -9,12 +9,11 @@ use rocket::form::FromForm;
 use rocket::http::CookieJar;
 use rocket::response::{Flash, Redirect};
 use rocket::{Either, get, post, routes, uri};
-use rocket_dyn_templates::Template;
 use serde_json::json;
 
 use super::forms::{FormErrors, FormResponse};
 use super::handoff;
-use super::page::Page;
+use super::page::{Page, Rendered};
 use super::safe_next;
 use crate::accounts::entity as user;
 use crate::auth::csrf::{CsrfForm, NoFields};
@@ -65,7 +64,7 @@ async fn render_overview(
     page: &Page<'_>,
     app: &AppState<'_>,
     errors: &FormErrors,
-) -> Result<Template, AppError> {
+) -> Result<Rendered, AppError> {
     let enabled = current.user.has_two_factor();
     let codes_left = if enabled {
         count_unused(app.db, current.user.id).await?
@@ -88,7 +87,7 @@ async fn overview(
     current: CurrentUser,
     page: Page<'_>,
     app: AppState<'_>,
-) -> Result<Template, AppError> {
+) -> Result<Rendered, AppError> {
     render_overview(&current, &page, &app, &FormErrors::default()).await
 }
 
@@ -112,7 +111,7 @@ fn render_setup(
     account: &user::Model,
     secret: &TotpSecret,
     errors: &FormErrors,
-) -> Result<Template, AppError> {
+) -> Result<Rendered, AppError> {
     let uri = secret
         .uri(&app.config.site_name, &account.username)
         .ok_or_else(|| anyhow::anyhow!("building the otpauth URI failed"))?;
@@ -133,7 +132,7 @@ async fn setup_page(
     _recent: Recent,
     page: Page<'_>,
     app: AppState<'_>,
-) -> Result<Either<Flash<Redirect>, Template>, AppError> {
+) -> Result<Either<Flash<Redirect>, Rendered>, AppError> {
     match service::pending_secret(app.config, &current.user) {
         Some(secret) if !current.user.has_two_factor() => Ok(Either::Right(render_setup(
             &page,
@@ -194,7 +193,7 @@ fn codes_page(
     page: Page<'_>,
     app: AppState<'_>,
     cookies: &CookieJar<'_>,
-) -> Either<Template, Flash<Redirect>> {
+) -> Either<Rendered, Flash<Redirect>> {
     let now = app.clock.now();
     match handoff::take::<NewCodes>(cookies, app.config, now, current.user.id, CODES) {
         Some(made) => Either::Left(page.render("two_factor/recovery_codes", made)),
@@ -319,7 +318,7 @@ fn second_step_page(
     page: Page<'_>,
     app: AppState<'_>,
     cookies: &CookieJar<'_>,
-) -> Either<Flash<Redirect>, Template> {
+) -> Either<Flash<Redirect>, Rendered> {
     match pending::current(cookies, app.config, app.clock.now()) {
         Some(_) => Either::Right(page.render("two_factor/login", json!({ "errors": {} }))),
         None => Either::Left(start_again(

@@ -4,10 +4,9 @@
 use rocket::http::CookieJar;
 use rocket::response::{Flash, Redirect};
 use rocket::{Responder, get, post, routes};
-use rocket_dyn_templates::Template;
 use serde_json::json;
 
-use super::page::Page;
+use super::page::{Page, Rendered};
 use crate::auth::csrf::{CsrfForm, NoFields};
 use crate::auth::recovery::LinkError;
 use crate::auth::verification::{self, Confirmed, Resend};
@@ -20,11 +19,11 @@ pub fn routes() -> Vec<rocket::Route> {
 
 #[derive(Responder)]
 enum ConfirmResponse {
-    Done(Flash<Redirect>),
-    Form(Template),
+    Done(Box<Flash<Redirect>>),
+    Form(Rendered),
     /// Unknown, used, expired or void: one page for all.
     #[response(status = 400)]
-    BadLink(Template),
+    BadLink(Rendered),
 }
 
 fn bad_link(page: &Page<'_>) -> ConfirmResponse {
@@ -58,14 +57,14 @@ async fn confirm(
 ) -> Result<ConfirmResponse, AppError> {
     let to = Redirect::to("/account");
     match verification::confirm(&app, &client, token).await {
-        Ok(Confirmed::Verified) => Ok(ConfirmResponse::Done(Flash::success(
+        Ok(Confirmed::Verified) => Ok(ConfirmResponse::Done(Box::new(Flash::success(
             to,
             "Your email address is verified.",
-        ))),
-        Ok(Confirmed::Changed(address)) => Ok(ConfirmResponse::Done(Flash::success(
+        )))),
+        Ok(Confirmed::Changed(address)) => Ok(ConfirmResponse::Done(Box::new(Flash::success(
             to,
             format!("Your email address is now {address}."),
-        ))),
+        )))),
         Err(LinkError::BadLink) => Ok(bad_link(&page)),
         Err(LinkError::Failed(e)) => Err(e),
     }
