@@ -172,7 +172,7 @@ fn template_sources(dir: Option<&Path>) -> std::io::Result<BTreeMap<String, Stri
 }
 
 /// The name a handler's template (`accounts/login`) has in Tera.
-pub fn template_name(template: &str) -> String {
+fn template_name(template: &str) -> String {
     format!("{template}.html")
 }
 
