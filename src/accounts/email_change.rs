@@ -9,7 +9,7 @@
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait as _, ConnectionTrait, DbErr, EntityTrait as _, QueryFilter as _};
 use serde_json::json;
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 
 use super::entity as user;
 use super::forms::Email;
@@ -18,9 +18,6 @@ use crate::config::AppConfig;
 use crate::email::notice::{self, Notice};
 use crate::email::{self, token};
 use crate::security_log::{self, Event, EventKind};
-
-/// Change links one account may ask for per hour.
-pub const MAILS_PER_HOUR: u64 = 3;
 
 const CHANGE_MAIL: &str = include_str!("../../templates/email/change_email.txt");
 
@@ -34,16 +31,6 @@ pub fn change_state(config: &AppConfig, account: &user::Model, new_email: &str) 
             new_email,
         ],
     )
-}
-
-/// Change links sent for `account` in the last hour.
-pub async fn sent_last_hour<C: ConnectionTrait>(
-    conn: &C,
-    now: OffsetDateTime,
-    account: &user::Model,
-) -> Result<u64, DbErr> {
-    let since = now - Duration::hours(1);
-    token::count_since(conn, account.id, token::Purpose::ChangeEmail, since).await
 }
 
 /// Asks to change `account`'s address to `new_email`, in the caller's

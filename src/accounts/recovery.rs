@@ -5,15 +5,11 @@
 //! password hash and address: it is void once either changes.
 
 use sea_orm::ConnectionTrait;
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 
 use super::entity as user;
 use crate::config::AppConfig;
 use crate::email::{self, token};
-
-/// Reset mails one address may get per hour when the holder asks;
-/// further requests get the same answer and send nothing.
-pub const MAILS_PER_ADDRESS_PER_HOUR: u64 = 3;
 
 const RESET_MAIL: &str = include_str!("../../templates/email/password_reset.txt");
 
@@ -26,16 +22,6 @@ pub fn account_state(config: &AppConfig, account: &user::Model) -> String {
             &account.email,
         ],
     )
-}
-
-/// Reset mails sent to `account` in the last hour.
-pub async fn sent_last_hour<C: ConnectionTrait>(
-    conn: &C,
-    now: OffsetDateTime,
-    account: &user::Model,
-) -> Result<u64, sea_orm::DbErr> {
-    let since = now - Duration::hours(1);
-    token::count_since(conn, account.id, token::Purpose::PasswordReset, since).await
 }
 
 /// Issues a reset token for `account` and queues the mail with its link

@@ -4,27 +4,14 @@
 //! and address, so a link sent to an old address confirms nothing.
 
 use sea_orm::{ActiveModelTrait as _, ConnectionTrait, DbErr, Set};
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 
 use super::entity as user;
 use super::recovery::account_state;
 use crate::config::AppConfig;
 use crate::email::{self, token};
 
-/// Verification mails one address may get per hour.
-pub const MAILS_PER_ADDRESS_PER_HOUR: u64 = 3;
-
 const VERIFY_MAIL: &str = include_str!("../../templates/email/verify_email.txt");
-
-/// Verification mails sent to `account` in the last hour.
-pub async fn sent_last_hour<C: ConnectionTrait>(
-    conn: &C,
-    now: OffsetDateTime,
-    account: &user::Model,
-) -> Result<u64, DbErr> {
-    let since = now - Duration::hours(1);
-    token::count_since(conn, account.id, token::Purpose::VerifyEmail, since).await
-}
 
 /// Issues a verification token for `account` and queues the mail with its
 /// link (valid `email_link_hours`).

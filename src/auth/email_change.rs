@@ -8,9 +8,10 @@ use sea_orm::TransactionTrait as _;
 
 use super::sign_in::confirm_password;
 use super::{AppState, ClientInfo, CurrentUser};
-use crate::accounts::email_change::{self, MAILS_PER_HOUR};
+use crate::accounts::email_change;
 use crate::accounts::entity as user;
 use crate::accounts::forms::Email;
+use crate::email::token::{self, Purpose};
 use crate::error::{AppError, FormErrors};
 
 /// What asking for a change came to.
@@ -56,7 +57,7 @@ pub async fn request_change(
     // fails if another wrote in between; this one waits its turn instead,
     // and two requests of one account count each other's links.
     user::lock_and_find(&txn, account.id).await?;
-    if email_change::sent_last_hour(&txn, now, account).await? >= MAILS_PER_HOUR {
+    if token::hourly_mails_used_up(&txn, now, account.id, Purpose::ChangeEmail).await? {
         return Ok(ChangeRequest::TooSoon);
     }
     email_change::request(&txn, app.config, now, client, account, &email).await?;

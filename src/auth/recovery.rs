@@ -16,8 +16,9 @@ use sea_orm::TransactionTrait as _;
 use super::{AppState, ClientInfo};
 use crate::accounts::entity as user;
 use crate::accounts::password::{Password, check_new_password};
-use crate::accounts::recovery::{self, MAILS_PER_ADDRESS_PER_HOUR};
+use crate::accounts::recovery;
 use crate::accounts::service::change_password_hash;
+use crate::email::token::Purpose;
 use crate::email::{self, token};
 use crate::error::{AppError, FormErrors};
 use crate::security_log::{self, Event, EventKind};
@@ -178,7 +179,7 @@ async fn queue_if_known(
         return Ok(());
     }
     let txn = app.db.begin().await?;
-    if recovery::sent_last_hour(&txn, now, &account).await? >= MAILS_PER_ADDRESS_PER_HOUR {
+    if token::hourly_mails_used_up(&txn, now, account.id, Purpose::PasswordReset).await? {
         return Ok(());
     }
     recovery::queue_reset_mail(&txn, app.config, now, &account).await?;

@@ -18,9 +18,10 @@ use super::{AppState, cookies};
 use crate::accounts::email_change::{self, ApplyError};
 use crate::accounts::entity as user;
 use crate::accounts::recovery::account_state;
-use crate::accounts::verification::{self, MAILS_PER_ADDRESS_PER_HOUR};
+use crate::accounts::verification;
 use crate::config::{AppConfig, EmailVerification};
 use crate::email::token;
+use crate::email::token::Purpose;
 use crate::error::AppError;
 
 /// What asking for the link again did.
@@ -163,7 +164,7 @@ pub async fn resend(app: &AppState<'_>, account: &user::Model) -> Result<Resend,
     // A write first (see `accounts::entity::lock_and_find`): reading the
     // count, then writing, would fail on SQLite if another wrote between.
     user::lock_and_find(&txn, account.id).await?;
-    if verification::sent_last_hour(&txn, now, account).await? >= MAILS_PER_ADDRESS_PER_HOUR {
+    if token::hourly_mails_used_up(&txn, now, account.id, Purpose::VerifyEmail).await? {
         return Ok(Resend::TooSoon);
     }
     verification::queue_verify_mail(&txn, app.config, now, account).await?;

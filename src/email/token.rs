@@ -239,20 +239,26 @@ pub async fn void_all<C: ConnectionTrait>(
     Ok(())
 }
 
-/// How many tokens of `purpose` were sent to `user_id` since `since`: the
-/// per-address cap on reset mails.
-pub async fn count_since<C: ConnectionTrait>(
+/// Links of one purpose mailed to one account per hour, at most: reset,
+/// verification and change-of-address mails alike.
+const MAILS_PER_HOUR: u64 = 3;
+
+/// Whether `user_id` was already mailed [`MAILS_PER_HOUR`] links of
+/// `purpose` in the hour before `now`.
+pub async fn hourly_mails_used_up<C: ConnectionTrait>(
     conn: &C,
+    now: OffsetDateTime,
     user_id: i32,
     purpose: Purpose,
-    since: OffsetDateTime,
-) -> Result<u64, DbErr> {
-    Entity::find()
+) -> Result<bool, DbErr> {
+    let since = now - time::Duration::hours(1);
+    let sent = Entity::find()
         .select_only()
         .column(Column::Id)
         .filter(Column::UserId.eq(user_id))
         .filter(Column::Purpose.eq(purpose.as_str()))
         .filter(Column::CreatedAt.gte(millis(since)))
         .count(conn)
-        .await
+        .await?;
+    Ok(sent >= MAILS_PER_HOUR)
 }
