@@ -86,6 +86,7 @@ pub use auth::tokens::Claims;
 pub fn rocket(figment: rocket::figment::Figment) -> Rocket<Build> {
     rocket::custom(config::with_defaults(figment))
         .attach(auth::state::fairing())
+        .attach(auth::state::change_listener())
         .attach(maintenance::fairing())
         .attach(email::worker::Worker)
         .attach(assets::fairing())

@@ -21,6 +21,7 @@ mod m20261129_000025_email_key_case_folding;
 mod m20261129_000030_refresh_tokens;
 mod m20261129_000040_passkeys;
 mod m20261129_000050_email_change;
+mod m20261129_000060_change_notices;
 
 pub struct Migrator;
 
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000030_refresh_tokens::Migration),
             Box::new(m20261129_000040_passkeys::Migration),
             Box::new(m20261129_000050_email_change::Migration),
+            Box::new(m20261129_000060_change_notices::Migration),
         ]
     }
 }

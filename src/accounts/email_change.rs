@@ -110,6 +110,7 @@ pub async fn apply<C: ConnectionTrait>(
         .filter(user::Column::Id.eq(account.id))
         .exec(conn)
         .await;
+    crate::db::changes::changed();
     if let Err(err) = changed {
         return match crate::db::unique_violation(&err) {
             Some(message) if user::is_email_taken(&message) => Err(ApplyError::Taken),

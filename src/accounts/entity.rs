@@ -4,6 +4,8 @@ use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{Condition, ConnectionTrait, DbErr, ExprTrait as _, QuerySelect as _};
 
+use crate::db::changes;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "users")]
 pub struct Model {
@@ -197,6 +199,7 @@ pub async fn claim_totp_step(
         )
         .exec(db)
         .await?;
+    changes::changed();
     Ok(claimed.rows_affected == 1)
 }
 
@@ -211,6 +214,7 @@ pub async fn set_pending_totp_secret(
         .filter(Column::Id.eq(user_id))
         .exec(db)
         .await?;
+    changes::changed();
     Ok(())
 }
 
@@ -237,6 +241,7 @@ pub async fn enable_totp(
         .filter(Column::TotpEnabledAt.is_null())
         .exec(db)
         .await?;
+    changes::changed();
     Ok(enabled.rows_affected == 1)
 }
 
@@ -255,6 +260,7 @@ pub async fn clear_totp(db: &impl ConnectionTrait, user_id: i32) -> Result<(), D
         .filter(Column::Id.eq(user_id))
         .exec(db)
         .await?;
+    changes::changed();
     Ok(())
 }
 
@@ -276,6 +282,7 @@ pub async fn lock_and_find(
 
 pub async fn delete_by_id(db: &impl ConnectionTrait, user_id: i32) -> Result<(), DbErr> {
     Entity::delete_by_id(user_id).exec(db).await?;
+    changes::changed();
     Ok(())
 }
 

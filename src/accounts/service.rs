@@ -132,7 +132,7 @@ pub async fn register(
             if let Some(config) = input.verification_mail {
                 verification::queue_verify_mail(&txn, config, now, &user).await?;
             }
-            txn.commit().await?;
+            crate::db::changes::commit(txn).await?;
             Ok(user)
         }
         Err(err) => match crate::db::unique_violation(&err) {
@@ -163,6 +163,7 @@ pub async fn set_password_hash(
     }
     .update(db)
     .await?;
+    crate::db::changes::changed();
     Ok(())
 }
 
@@ -187,6 +188,7 @@ pub async fn change_password_hash(
         .filter(user::Column::Id.eq(user_id))
         .exec(db)
         .await?;
+    crate::db::changes::changed();
     let version = user::Entity::find_by_id(user_id)
         .select_only()
         .column(user::Column::CredentialVersion)
@@ -208,6 +210,7 @@ pub async fn record_login(
     }
     .update(db)
     .await?;
+    crate::db::changes::changed();
     Ok(())
 }
 
@@ -228,6 +231,7 @@ pub async fn set_roles(
     }
     .update(db)
     .await?;
+    crate::db::changes::changed();
     Ok(())
 }
 
@@ -272,7 +276,7 @@ pub async fn delete_user(db: &DatabaseConnection, user_id: i32) -> Result<(), Ac
     use sea_orm::EntityTrait as _;
     let txn = begin_superuser_safe(db, user_id, |user| user.is_superuser).await?;
     user::Entity::delete_by_id(user_id).exec(&txn).await?;
-    txn.commit().await?;
+    crate::db::changes::commit(txn).await?;
     Ok(())
 }
 
@@ -292,7 +296,7 @@ pub async fn delete_own_account(
     let notice = Notice::AccountDeleted;
     notice::queue(&txn, config, now, &account.email, &account.username, notice).await?;
     user::Entity::delete_by_id(account.id).exec(&txn).await?;
-    txn.commit().await?;
+    crate::db::changes::commit(txn).await?;
     tracing::info!(user_id = account.id, "account deleted by its holder");
     Ok(())
 }
@@ -315,7 +319,7 @@ pub async fn set_active(
     }
     .update(&txn)
     .await?;
-    txn.commit().await?;
+    crate::db::changes::commit(txn).await?;
     Ok(())
 }
 
@@ -436,11 +440,11 @@ pub async fn register_external(
         .await;
         match inserted {
             Ok(user) => {
-                attempt.commit().await?;
+                crate::db::changes::commit(attempt).await?;
                 if let (false, Some(config)) = (external.verified, external.verification_mail) {
                     verification::queue_verify_mail(&txn, config, now, &user).await?;
                 }
-                txn.commit().await?;
+                crate::db::changes::commit(txn).await?;
                 return Ok(user);
             }
             Err(err) => match crate::db::unique_violation(&err) {

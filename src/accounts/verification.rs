@@ -54,5 +54,6 @@ pub async fn mark_verified<C: ConnectionTrait>(
     }
     .update(conn)
     .await?;
+    crate::db::changes::changed();
     Ok(())
 }

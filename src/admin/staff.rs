@@ -137,7 +137,7 @@ pub async fn delete(acting: &Acting<'_>, account: &user::Model) -> Result<(), Ap
         .by(acting.actor.id)
         .detail(json!({ "account": account.username }));
     security_log::record(&txn, acting.now, event).await;
-    txn.commit().await?;
+    crate::db::changes::commit(txn).await?;
     // The operator log keeps the fact too.
     tracing::info!(
         deleted = account.id,
@@ -171,7 +171,7 @@ pub async fn send_password_reset(
     .by(acting.actor.id)
     .detail(json!({ "by": acting.actor.username }));
     security_log::record(&txn, acting.now, event).await;
-    txn.commit().await?;
+    crate::db::changes::commit(txn).await?;
     tracing::info!(
         user = account.id,
         by = acting.actor.id,
@@ -245,7 +245,7 @@ pub async fn reset_two_factor(
         notice,
     )
     .await?;
-    txn.commit().await?;
+    crate::db::changes::commit(txn).await?;
     tracing::info!(
         user = account.id,
         by = acting.actor.id,

@@ -7,6 +7,7 @@ use sea_orm::{
     SelectorTrait as _, Set, Statement,
 };
 
+use crate::db::changes::{self, Memo};
 use crate::db::{PrebuiltSql, find_owned, update_owned};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -52,16 +53,31 @@ impl Model {
     }
 }
 
-/// The key with this hash and its owner, in one query.
+/// Keys with their owners, remembered by the key's hash (see
+/// `db::changes`).
+pub type KnownKeys = Memo<(Model, crate::accounts::entity::Model)>;
+
+/// The key with this hash and its owner: one query, or none when `memo`
+/// remembers them.
 pub async fn find_by_hash(
     db: &impl ConnectionTrait,
+    memo: &KnownKeys,
     hash: &str,
 ) -> Result<Option<(Model, Option<crate::accounts::entity::Model>)>, DbErr> {
-    let statement = by_hash_statement(db.get_database_backend(), hash);
-    match db.query_all_raw(statement).await?.pop() {
-        Some(row) => SelectTwoModel::from_raw_query_result(row).map(Some),
-        None => Ok(None),
+    if let Some((key, user)) = memo.get(hash) {
+        return Ok(Some((key, Some(user))));
     }
+    let ticket = memo.ticket();
+    let statement = by_hash_statement(db.get_database_backend(), hash);
+    let Some(row) = db.query_all_raw(statement).await?.pop() else {
+        return Ok(None);
+    };
+    let (key, user) =
+        SelectTwoModel::<Model, crate::accounts::entity::Model>::from_raw_query_result(row)?;
+    if let (Some(ticket), Some(user)) = (ticket, &user) {
+        memo.keep(hash.to_owned(), ticket, (key.clone(), user.clone()));
+    }
+    Ok(Some((key, user)))
 }
 
 /// The lookup of an API request's key, with its owner. `key_hash` is
@@ -117,6 +133,7 @@ pub async fn revoke(
         .filter(Column::RevokedAt.is_null())
         .exec(db)
         .await?;
+    changes::changed();
     if result.rows_affected == 0 {
         return Ok(None);
     }
@@ -137,23 +154,31 @@ pub async fn revoke_all(
         .filter(Column::RevokedAt.is_null())
         .exec(db)
         .await?;
+    changes::changed();
     Ok(result.rows_affected)
 }
 
+/// Records that `key` (of `owner`) was used at `now` from `ip`. Not
+/// counted as a change: the remembered copy is brought up to date instead.
 pub async fn record_use(
     db: &impl ConnectionTrait,
-    id: i32,
+    memo: &KnownKeys,
+    mut key: Model,
+    owner: crate::accounts::entity::Model,
     now: TimeDateTimeWithTimeZone,
     ip: Option<String>,
 ) -> Result<(), DbErr> {
     ActiveModel {
-        id: Set(id),
+        id: Set(key.id),
         last_used_at: Set(Some(now)),
-        last_used_ip: Set(ip),
+        last_used_ip: Set(ip.clone()),
         ..Default::default()
     }
     .update(db)
     .await?;
+    key.last_used_at = Some(now);
+    key.last_used_ip = ip;
+    memo.replace(&key.key_hash.clone(), (key, owner));
     Ok(())
 }
 

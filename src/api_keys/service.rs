@@ -105,7 +105,7 @@ pub async fn create(
     security_log::record(&txn, now, event).await;
     let notice = Notice::ApiKeyCreated { name };
     notice::queue(&txn, config, now, &account.email, &account.username, notice).await?;
-    txn.commit().await?;
+    crate::db::changes::commit(txn).await?;
     Ok(new_key)
 }
 

@@ -129,8 +129,14 @@ async fn by_claims(
     let Some(scopes) = Scopes::parse(&claims.scope) else {
         return Ok(None);
     };
-    let Some((session, user)) =
-        store::find_live(db, config, now, SessionRef::PublicId(&claims.sid)).await?
+    let Some((session, user)) = store::find_live(
+        db,
+        &app.lookups.sessions,
+        config,
+        now,
+        SessionRef::PublicId(&claims.sid),
+    )
+    .await?
     else {
         return Ok(None);
     };
@@ -206,7 +212,7 @@ async fn by_key(
     if let Some(retry_after) = limiter.check(now, &counters).await? {
         return Ok(Presented::Refused(Lookup::Limited { retry_after }));
     }
-    let found = api_key::find_by_hash(db, &key::hash(presented)).await?;
+    let found = api_key::find_by_hash(db, &app.lookups.api_keys, &key::hash(presented)).await?;
     let usable = found.and_then(|(api_key, user)| {
         let scopes = Scopes::parse(&api_key.scopes)?;
         let user = user.filter(|user| user.is_active)?;
@@ -219,12 +225,14 @@ async fn by_key(
     let stale = api_key
         .last_used_at
         .is_none_or(|at| now - at >= KEY_TOUCH_INTERVAL);
+    let key_id = api_key.id;
     if stale {
-        api_key::record_use(db, api_key.id, now, client.ip_string()).await?;
+        let memo = &app.lookups.api_keys;
+        api_key::record_use(db, memo, api_key, user.clone(), now, client.ip_string()).await?;
     }
     let found = Authenticated {
         user,
-        credential: Credential::ApiKey { key_id: api_key.id },
+        credential: Credential::ApiKey { key_id },
     };
     Ok(Presented::Valid(Box::new(found), scopes))
 }

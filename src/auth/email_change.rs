@@ -61,6 +61,6 @@ pub async fn request_change(
         return Ok(ChangeRequest::TooSoon);
     }
     email_change::request(&txn, app.config, now, client, account, &email).await?;
-    txn.commit().await?;
+    crate::db::changes::commit(txn).await?;
     Ok(ChangeRequest::Sent(email.as_str().to_owned()))
 }

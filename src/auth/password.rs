@@ -98,7 +98,7 @@ pub async fn change_password(
     security_log::record(&txn, now, event).await;
     let notice = Notice::PasswordChanged;
     notice::queue(&txn, app.config, now, &user.email, &user.username, notice).await?;
-    txn.commit().await?;
+    crate::db::changes::commit(txn).await?;
     if let Some(issued) = renewed {
         super::session::hand_out(app.config, cookies, &issued);
     }

@@ -129,7 +129,7 @@ pub async fn reset_password(
         );
     let subject = format!("{}: your password was reset", app.config.site_name);
     email::queue(&txn, now, &account.email, &subject, &body).await?;
-    txn.commit().await?;
+    crate::db::changes::commit(txn).await?;
     Ok(ResetOutcome::Done)
 }
 
@@ -183,6 +183,6 @@ async fn queue_if_known(
         return Ok(());
     }
     recovery::queue_reset_mail(&txn, app.config, now, &account).await?;
-    txn.commit().await?;
+    crate::db::changes::commit(txn).await?;
     Ok(())
 }

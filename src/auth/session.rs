@@ -18,7 +18,7 @@ use sea_orm::{DatabaseConnection, DbErr};
 use super::client::ClientInfo;
 use super::cookies;
 use super::guards::CurrentUser;
-use super::state::AppState;
+use super::state::{AppState, Lookups};
 use crate::accounts::entity as user;
 use crate::clock::Clock;
 use crate::config::AppConfig;
@@ -126,10 +126,11 @@ pub fn already_found<'r>(req: &'r Request<'_>) -> Option<&'r crate::accounts::en
 
 async fn from_cookie(req: &Request<'_>) -> Result<Option<Authenticated>, LookupError> {
     let rocket = req.rocket();
-    let (Some(config), Some(db), Some(clock)) = (
+    let (Some(config), Some(db), Some(clock), Some(lookups)) = (
         rocket.state::<AppConfig>(),
         rocket.state::<DatabaseConnection>(),
         rocket.state::<Clock>(),
+        rocket.state::<Lookups>(),
     ) else {
         return Err(LookupError::MissingState);
     };
@@ -138,6 +139,7 @@ async fn from_cookie(req: &Request<'_>) -> Result<Option<Authenticated>, LookupE
     };
     let found = store::find_live(
         db,
+        &lookups.sessions,
         config,
         clock.now(),
         store::SessionRef::Secret(cookie.value()),

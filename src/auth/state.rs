@@ -7,14 +7,17 @@ use rocket::fairing::AdHoc;
 use rocket::http::Status;
 use rocket::request::{FromRequest, Outcome, Request};
 use rocket::{Build, Rocket};
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, DbBackend};
 
 use super::hooks::TokenHooks;
 use crate::accounts::password::PasswordHasher;
+use crate::api_keys::entity::KnownKeys;
 use crate::clock::Clock;
 use crate::config::AppConfig;
+use crate::db::changes::{self, Channel};
 use crate::oauth::client::ProviderHttp;
 use crate::rate_limit::RateLimiter;
+use crate::sessions::store::LiveSessions;
 
 /// What most handlers need, as one guard instead of five `&State<_>`s.
 pub struct AppState<'r> {
@@ -24,6 +27,31 @@ pub struct AppState<'r> {
     pub hasher: &'r PasswordHasher,
     pub limiter: &'r RateLimiter,
     pub hooks: &'r TokenHooks,
+    pub lookups: &'r Lookups,
+}
+
+/// Who was found calling, remembered between requests until something
+/// changes (see `db::changes`).
+pub struct Lookups {
+    pub sessions: LiveSessions,
+    pub api_keys: KnownKeys,
+    channel: Channel,
+}
+
+impl Lookups {
+    fn new(channel: Channel) -> Lookups {
+        Lookups {
+            sessions: LiveSessions::new(&channel),
+            api_keys: KnownKeys::new(&channel),
+            channel,
+        }
+    }
+
+    /// Whether lookups are remembered now (with PostgreSQL, while the
+    /// change listener hears from the database).
+    pub fn remembering(&self) -> bool {
+        self.channel.is_open()
+    }
 }
 
 #[rocket::async_trait]
@@ -39,17 +67,25 @@ impl<'r> FromRequest<'r> for AppState<'r> {
             rocket.state::<PasswordHasher>(),
             rocket.state::<RateLimiter>(),
             rocket.state::<TokenHooks>(),
+            rocket.state::<Lookups>(),
         ) {
-            (Some(config), Some(db), Some(clock), Some(hasher), Some(limiter), Some(hooks)) => {
-                Outcome::Success(AppState {
-                    config,
-                    db,
-                    clock,
-                    hasher,
-                    limiter,
-                    hooks,
-                })
-            }
+            (
+                Some(config),
+                Some(db),
+                Some(clock),
+                Some(hasher),
+                Some(limiter),
+                Some(hooks),
+                Some(lookups),
+            ) => Outcome::Success(AppState {
+                config,
+                db,
+                clock,
+                hasher,
+                limiter,
+                hooks,
+                lookups,
+            }),
             _ => Outcome::Error((Status::InternalServerError, ())),
         }
     }
@@ -71,6 +107,11 @@ pub fn fairing() -> AdHoc {
     AdHoc::try_on_ignite("Gatehouse state", |rocket| async move {
         match build(&rocket).await {
             Ok(built) => {
+                let lookups = Lookups::new(match built.db.get_database_backend() {
+                    // The file belongs to this process.
+                    DbBackend::Sqlite => Channel::always(),
+                    _ => Channel::listened(),
+                });
                 let mut rocket = rocket;
                 if rocket.state::<DatabaseConnection>().is_none() {
                     rocket = rocket.manage(built.db);
@@ -82,6 +123,7 @@ pub fn fairing() -> AdHoc {
                     rocket = rocket.manage(TokenHooks::default());
                 }
                 Ok(rocket
+                    .manage(lookups)
                     .manage(built.config)
                     .manage(built.hasher)
                     .manage(built.limiter)
@@ -125,5 +167,27 @@ async fn build(rocket: &Rocket<Build>) -> Result<Built, String> {
         hasher,
         limiter,
         http,
+    })
+}
+
+/// With PostgreSQL, listens for other instances' changes from liftoff to
+/// shutdown, so that remembered lookups stay true (see `db::changes`).
+pub fn change_listener() -> AdHoc {
+    AdHoc::on_liftoff("Gatehouse change listener", |rocket| {
+        Box::pin(async move {
+            let (Some(db), Some(lookups)) = (
+                rocket.state::<DatabaseConnection>(),
+                rocket.state::<Lookups>(),
+            ) else {
+                return;
+            };
+            if db.get_database_backend() != DbBackend::Postgres {
+                return;
+            }
+            let pool = db.get_postgres_connection_pool().clone();
+            let channel = lookups.channel.clone();
+            let shutdown = rocket.shutdown();
+            rocket::tokio::spawn(changes::listen(pool, channel, shutdown));
+        })
     })
 }

@@ -147,7 +147,7 @@ pub async fn confirm(
         verification::mark_verified(&txn, account.id, now).await?;
         Confirmed::Verified
     };
-    txn.commit().await?;
+    crate::db::changes::commit(txn).await?;
     Ok(confirmed)
 }
 
@@ -168,6 +168,6 @@ pub async fn resend(app: &AppState<'_>, account: &user::Model) -> Result<Resend,
         return Ok(Resend::TooSoon);
     }
     verification::queue_verify_mail(&txn, app.config, now, account).await?;
-    txn.commit().await?;
+    crate::db::changes::commit(txn).await?;
     Ok(Resend::Sent)
 }

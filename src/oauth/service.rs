@@ -193,6 +193,6 @@ pub async fn unlink(
     let event = Event::new(user.id, EventKind::AccountUnlinked, client)
         .detail(serde_json::json!({ "provider": provider }));
     security_log::record(&txn, now, event).await;
-    txn.commit().await?;
+    crate::db::changes::commit(txn).await?;
     Ok(UnlinkOutcome::Unlinked)
 }

@@ -229,7 +229,7 @@ pub async fn finish_registration(
         &name,
     )
     .await?;
-    txn.commit().await?;
+    crate::db::changes::commit(txn).await?;
     Ok(added)
 }
 
@@ -302,7 +302,7 @@ pub async fn remove(
     security_log::record(&txn, now, event).await;
     let what = "a passkey was removed";
     queue_notice(&txn, config, now, account, REMOVED_MAIL, what, &found.name).await?;
-    txn.commit().await?;
+    crate::db::changes::commit(txn).await?;
     Ok(true)
 }
 

@@ -99,7 +99,7 @@ pub async fn rotate(
         return Ok(Rotation::ScopeTooWide);
     }
     let Some((session, user)) =
-        store::find_live(db, config, now, SessionRef::Id(token.session_id)).await?
+        store::read_live(db, config, now, SessionRef::Id(token.session_id)).await?
     else {
         return Ok(Rotation::Invalid);
     };
@@ -117,7 +117,7 @@ pub async fn rotate(
         return Ok(Rotation::Reused);
     }
     let secret = issue(&txn, now, session.id, &token.scope).await?;
-    txn.commit().await?;
+    crate::db::changes::commit(txn).await?;
     Ok(Rotation::Rotated(Box::new(Rotated {
         session,
         user,
@@ -165,5 +165,5 @@ async fn end_reused(
             .detail(json!({ "session": session.public_id, "reason": "refresh_token_reused" }));
         security_log::record(&txn, now, event).await;
     }
-    txn.commit().await
+    crate::db::changes::commit(txn).await
 }

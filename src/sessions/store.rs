@@ -18,11 +18,16 @@ use super::entity::{self as session, SessionKind};
 use crate::accounts::entity as user;
 use crate::client::ClientInfo;
 use crate::config::AppConfig;
+use crate::db::changes::{self, Memo};
 use crate::db::{PrebuiltSql, delete_owned, find_owned};
 
 /// `last_seen_at` is written at most this often per session, so an
 /// ordinary page view costs one query, not two.
 const TOUCH_INTERVAL: Duration = Duration::minutes(1);
+
+/// Live sessions with their users, remembered by the hash of the
+/// client's secret or by public id (see `db::changes`).
+pub type LiveSessions = Memo<(session::Model, user::Model)>;
 
 /// A session just created, with the secret its client must hold. The
 /// secret exists only here and in the client; the row keeps its hash.
@@ -91,10 +96,41 @@ pub enum SessionRef<'a> {
 }
 
 /// The live session `reference` names, with its (active) user: one query,
-/// plus a `last_seen_at` update at most once a minute. A session made
-/// with another credential version than the user's (an older password)
-/// is not live.
+/// or none when `memo` remembers it, plus a `last_seen_at` update at most
+/// once a minute. A session made with another credential version than the
+/// user's (an older password) is not live. Refresh tokens name their
+/// session by row id, rarely: those lookups are not remembered.
 pub async fn find_live(
+    db: &impl ConnectionTrait,
+    memo: &LiveSessions,
+    config: &AppConfig,
+    now: OffsetDateTime,
+    reference: SessionRef<'_>,
+) -> Result<Option<(session::Model, user::Model)>, DbErr> {
+    let key = match reference {
+        SessionRef::Secret(secret) => hash_secret(secret),
+        SessionRef::PublicId(id) => id.to_owned(),
+        SessionRef::Id(_) => return read_live(db, config, now, reference).await,
+    };
+    if let Some((session, user)) = memo.get(&key)
+        && is_live(config, now, &session, &user)
+    {
+        let found = touch(db, now, session, user).await?;
+        if found.0.last_seen_at == now {
+            memo.replace(&key, found.clone());
+        }
+        return Ok(Some(found));
+    }
+    let ticket = memo.ticket();
+    let found = read_live(db, config, now, reference).await?;
+    if let (Some(ticket), Some(found)) = (ticket, &found) {
+        memo.keep(key, ticket, found.clone());
+    }
+    Ok(found)
+}
+
+/// [`find_live`] from the database, not remembered.
+pub async fn read_live(
     db: &impl ConnectionTrait,
     config: &AppConfig,
     now: OffsetDateTime,
@@ -105,12 +141,38 @@ pub async fn find_live(
         Some(row) => SelectTwoModel::<session::Model, user::Model>::from_raw_query_result(row)?,
         None => return Ok(None),
     };
-    let (mut session, Some(user)) = found else {
+    let (session, Some(user)) = found else {
         return Ok(None);
     };
     if !user.is_active {
         return Ok(None);
     }
+    touch(db, now, session, user).await.map(Some)
+}
+
+/// [`live`] and an active user, checked on a remembered answer: the
+/// rows have not changed since they were read, but time has passed.
+fn is_live(
+    config: &AppConfig,
+    now: OffsetDateTime,
+    session: &session::Model,
+    user: &user::Model,
+) -> bool {
+    user.is_active
+        && session.credential_version == user.credential_version
+        && session.expires_at > now
+        && (session.remember || session.last_seen_at > now - config.session_idle)
+}
+
+/// Records the session's use at most once a minute. Not counted as a
+/// change: only `last_seen_at` moves, and a remembered copy with an
+/// older one only looks closer to idling out, so it is read again.
+async fn touch(
+    db: &impl ConnectionTrait,
+    now: OffsetDateTime,
+    mut session: session::Model,
+    user: user::Model,
+) -> Result<(session::Model, user::Model), DbErr> {
     if now - session.last_seen_at >= TOUCH_INTERVAL {
         session::Entity::update_many()
             .col_expr(session::Column::LastSeenAt, now.into())
@@ -119,7 +181,7 @@ pub async fn find_live(
             .await?;
         session.last_seen_at = now;
     }
-    Ok(Some((session, user)))
+    Ok((session, user))
 }
 
 /// The lookup as SeaORM builds it. Both reference columns are unique, so
@@ -208,6 +270,7 @@ pub async fn delete_dead(
         .filter(live(config, now).not())
         .exec(db)
         .await?;
+    changes::changed();
     Ok(deleted.rows_affected)
 }
 
@@ -239,6 +302,7 @@ pub async fn delete_owned_by_public_id(
         .filter(session::Column::PublicId.eq(public_id))
         .exec(db)
         .await?;
+    changes::changed();
     Ok(result.rows_affected == 1)
 }
 
@@ -300,6 +364,7 @@ pub async fn renew(
         .exec_with_returning(db)
         .await?
         .pop();
+    changes::changed();
     Ok(renewed.map(|session| IssuedSession { secret, session }))
 }
 
@@ -316,6 +381,7 @@ pub async fn mark_confirmed(
         .filter(session::Column::Id.eq(id))
         .exec(db)
         .await?;
+    changes::changed();
     Ok(())
 }
 
@@ -325,11 +391,13 @@ pub async fn delete_by_secret(db: &impl ConnectionTrait, secret: &str) -> Result
         .filter(session::Column::TokenHash.eq(hash_secret(secret)))
         .exec(db)
         .await?;
+    changes::changed();
     Ok(())
 }
 
 pub async fn delete(db: &impl ConnectionTrait, id: i32) -> Result<(), DbErr> {
     session::Entity::delete_by_id(id).exec(db).await?;
+    changes::changed();
     Ok(())
 }
 
@@ -344,6 +412,7 @@ pub async fn delete_others(
         delete = delete.filter(session::Column::Id.ne(keep));
     }
     let result = delete.exec(db).await?;
+    changes::changed();
     Ok(result.rows_affected)
 }
 

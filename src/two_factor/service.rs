@@ -93,7 +93,7 @@ pub async fn verify(
     let left = recovery_code::count_unused(&txn, account.id).await?;
     let notice = Notice::RecoveryCodeUsed { left };
     notice::queue(&txn, config, now, &account.email, &account.username, notice).await?;
-    txn.commit().await?;
+    crate::db::changes::commit(txn).await?;
     Ok(Some(SecondFactor::RecoveryCode))
 }
 
@@ -150,7 +150,7 @@ pub async fn confirm(
     security_log::record(&txn, now, event).await;
     let notice = Notice::TwoFactorEnabled;
     notice::queue(&txn, config, now, &account.email, &account.username, notice).await?;
-    txn.commit().await?;
+    crate::db::changes::commit(txn).await?;
     Ok(Confirmation::Enabled(codes))
 }
 
@@ -166,7 +166,7 @@ pub async fn regenerate_recovery_codes(
     let codes = replace_recovery_codes(&txn, config, user_id, now).await?;
     let event = Event::new(user_id, EventKind::RecoveryCodesRegenerated, client);
     security_log::record(&txn, now, event).await;
-    txn.commit().await?;
+    crate::db::changes::commit(txn).await?;
     Ok(codes)
 }
 
@@ -211,7 +211,7 @@ pub async fn disable(
     security_log::record(&txn, now, event).await;
     let notice = Notice::TwoFactorDisabled;
     notice::queue(&txn, config, now, &account.email, &account.username, notice).await?;
-    txn.commit().await
+    crate::db::changes::commit(txn).await
 }
 
 /// Forgets the account's TOTP secret and recovery codes, in the caller's

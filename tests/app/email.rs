@@ -108,7 +108,7 @@ async fn queue(app: &TestApp, to: &str, subject: &str) -> i64 {
     let id = gatehouse::email::queue(&txn, app.now(), to, subject, "Hello.\n")
         .await
         .unwrap();
-    txn.commit().await.unwrap();
+    gatehouse::db::changes::commit(txn).await.unwrap();
     id
 }
 
@@ -190,7 +190,7 @@ async fn messages_committed_before_a_crash_are_sent_after_the_restart() {
         gatehouse::email::queue(&txn, now, "bob@example.com", "Gatehouse: claimed", "2\n")
             .await
             .unwrap();
-    txn.commit().await.unwrap();
+    gatehouse::db::changes::commit(txn).await.unwrap();
     let lease = gatehouse::email::worker::LEASE;
     assert!(
         entity::claim(&db, claimed, now, lease)

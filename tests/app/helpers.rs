@@ -268,8 +268,28 @@ impl TestApp {
         text
     }
 
+    /// Waits (up to ten seconds) until the app remembers lookups: at once
+    /// on SQLite, once its change listener hears from PostgreSQL.
+    pub async fn wait_for_remembered_lookups(&self) {
+        let lookups = self
+            .client
+            .rocket()
+            .state::<gatehouse::auth::state::Lookups>()
+            .expect("the app's lookups");
+        for _ in 0..200 {
+            if lookups.remembering() {
+                return;
+            }
+            rocket::tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the app never started remembering lookups");
+    }
+
+    /// Runs `sql` behind the app's back, as a site's own code might: it
+    /// says so, as such code must (see `gatehouse::db::changes`).
     pub async fn execute(&self, sql: &str) {
         self.db.execute_unprepared(sql).await.unwrap();
+        gatehouse::db::changes::changed();
     }
 }
 
@@ -323,6 +343,13 @@ impl TestResponse {
 impl Browser<'_> {
     pub fn set_remote(&self, addr: &str) {
         *self.remote.borrow_mut() = addr.parse().unwrap();
+    }
+
+    pub fn has_header(&self, name: &str) -> bool {
+        self.headers
+            .borrow()
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case(name))
     }
 
     pub fn set_header(&self, name: &str, value: &str) {

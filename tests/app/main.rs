@@ -31,6 +31,7 @@ mod passkeys;
 mod rate_limits;
 mod reauth;
 mod recovery;
+mod remembered;
 mod sessions;
 mod socket;
 mod spa;

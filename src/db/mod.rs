@@ -1,6 +1,8 @@
 //! The database connection and migrations. One code path serves SQLite
 //! (the default, a file under `data/`) and PostgreSQL.
 
+pub mod changes;
+
 use std::sync::OnceLock;
 use std::time::Duration;
 
