@@ -66,7 +66,9 @@ impl<'r> FromRequest<'r> for Page<'r> {
 }
 
 /// The keys every page's layout needs: `site_name`, `user`, `csrf_token`,
-/// `passkeys_available` and `oauth_providers`.
+/// `passkeys_available` and `oauth_providers`; and a form's `errors` and
+/// `values`, empty unless the page gave its own (the `field` function
+/// takes them whole).
 fn shared(
     map: &mut Map<String, Value>,
     config: &AppConfig,
@@ -75,6 +77,10 @@ fn shared(
 ) {
     map.insert("site_name".into(), config.site_name.clone().into());
     map.insert("csrf_token".into(), csrf.as_str().into());
+    for form_map in ["errors", "values"] {
+        map.entry(form_map)
+            .or_insert_with(|| Value::Object(Map::new()));
+    }
     map.insert(
         "passkeys_available".into(),
         config.relying_party.is_some().into(),
