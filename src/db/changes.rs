@@ -23,17 +23,21 @@
 //! a change here; memos are used only while the listener has heard from
 //! the database within the last [`HEARTBEAT_GRACE`], so a lost connection
 //! turns them off. With SQLite the file belongs to one process, and the
-//! memos are always on. A program that writes these tables itself, behind
-//! Gatehouse's back, calls [`changed`] after it commits.
+//! memos are always on. Whatever the database, an answer is read afresh
+//! after [`MAX_AGE`], which bounds how long a change nobody counted can go
+//! unseen (another process writing a SQLite file); code in the same
+//! process that writes these tables behind Gatehouse's back calls
+//! [`changed`] after it commits.
 
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use sea_orm::sqlx::PgPool;
 use sea_orm::sqlx::postgres::PgListener;
+use sea_orm::sqlx::{Connection as _, PgConnection, PgPool};
 use sea_orm::{DatabaseTransaction, DbErr};
 
 /// Changes counted so far in this process (see the module's rule).
@@ -42,8 +46,11 @@ static GENERATION: AtomicU64 = AtomicU64::new(0);
 /// The PostgreSQL notification channel the triggers and heartbeats use.
 pub const NOTICE_CHANNEL: &str = "gatehouse_changes";
 
-/// How often a listener sends itself a heartbeat through the database.
+/// How often each instance sends a heartbeat notice.
 const HEARTBEAT: Duration = Duration::from_secs(1);
+
+/// A heartbeat's payload; a trigger's notice names its table.
+const HEARTBEAT_PAYLOAD: &str = "heartbeat";
 
 /// Memos stay on this long after the listener last heard anything.
 pub const HEARTBEAT_GRACE: Duration = Duration::from_secs(3);
@@ -51,6 +58,11 @@ pub const HEARTBEAT_GRACE: Duration = Duration::from_secs(3);
 /// At most this many answers are remembered per memo; when full, the
 /// stale ones go, or else all.
 const CAPACITY: usize = 20_000;
+
+/// A remembered answer is read again after this long whatever happened:
+/// the bound on how long a change nobody counted (another process's write
+/// to a SQLite file, say an operator's `sqlite3`) can go unseen.
+pub const MAX_AGE: Duration = Duration::from_secs(1);
 
 /// Counts a change to `users`, `sessions` or `api_keys` that has
 /// committed: every remembered lookup is forgotten.
@@ -120,14 +132,27 @@ impl Channel {
 /// Taken before a lookup reads the database: its answer may be
 /// remembered only if no change was counted since.
 #[derive(Clone, Copy)]
-pub struct Ticket(u64);
+pub struct Ticket(u64, Instant);
 
 /// Remembered answers of one lookup, by key (a hash of the client's
 /// secret, or a public id): each with the count of changes when it was
 /// read, and used only while that count stands.
 pub struct Memo<V> {
     channel: Channel,
-    entries: RwLock<HashMap<String, (u64, V)>>,
+    entries: RwLock<HashMap<String, Entry<V>>>,
+}
+
+struct Entry<V> {
+    /// The count of changes when the answer was read.
+    generation: u64,
+    read_at: Instant,
+    value: V,
+}
+
+impl<V> Entry<V> {
+    fn is_current(&self, generation: u64) -> bool {
+        self.generation == generation && self.read_at.elapsed() < MAX_AGE
+    }
 }
 
 impl<V: Clone> Memo<V> {
@@ -143,21 +168,21 @@ impl<V: Clone> Memo<V> {
     pub fn ticket(&self) -> Option<Ticket> {
         self.channel
             .is_open()
-            .then(|| Ticket(GENERATION.load(Ordering::SeqCst)))
+            .then(|| Ticket(GENERATION.load(Ordering::SeqCst), Instant::now()))
     }
 
     /// The answer remembered for `key`, if no change was counted since it
-    /// was read.
+    /// was read, less than [`MAX_AGE`] ago.
     pub fn get(&self, key: &str) -> Option<V> {
         if !self.channel.is_open() {
             return None;
         }
         let generation = GENERATION.load(Ordering::SeqCst);
         let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
-        match entries.get(key) {
-            Some((read_at, value)) if *read_at == generation => Some(value.clone()),
-            _ => None,
-        }
+        entries
+            .get(key)
+            .filter(|entry| entry.is_current(generation))
+            .map(|entry| entry.value.clone())
     }
 
     /// Remembers `value`, read with `ticket`, unless a change was counted
@@ -169,12 +194,17 @@ impl<V: Clone> Memo<V> {
             return;
         }
         if entries.len() >= CAPACITY {
-            entries.retain(|_, (read_at, _)| *read_at == generation);
+            entries.retain(|_, entry| entry.is_current(generation));
             if entries.len() >= CAPACITY {
                 entries.clear();
             }
         }
-        entries.insert(key, (generation, value));
+        let entry = Entry {
+            generation,
+            read_at: ticket.1,
+            value,
+        };
+        entries.insert(key, entry);
     }
 
     /// Replaces the answer remembered for `key` after a write that only
@@ -182,59 +212,72 @@ impl<V: Clone> Memo<V> {
     pub fn replace(&self, key: &str, value: V) {
         let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
         if let Some(entry) = entries.get_mut(key) {
-            entry.1 = value;
+            entry.value = value;
         }
     }
 }
 
 /// Listens on [`NOTICE_CHANNEL`] of `pool`'s database until `shutdown`:
-/// every notice counts as a change, and a heartbeat sent each second
-/// keeps `channel` open. A lost connection counts as a change (notices
-/// may have been missed) and is made again after a second.
+/// every notice counts as a change, and the heartbeats keep `channel`
+/// open.
 pub async fn listen(pool: PgPool, channel: Channel, shutdown: impl Future<Output = ()>) {
-    let mut shutdown = std::pin::pin!(shutdown);
+    rocket::tokio::select! {
+        _ = hear(&pool, &channel) => {}
+        _ = beat(&pool) => {}
+        _ = shutdown => {}
+    }
+}
+
+/// Hears notices for as long as it runs. A failed connection counts as a
+/// change (notices may have been missed) and is made again after a pause.
+async fn hear(pool: &PgPool, channel: &Channel) {
     loop {
-        let listened = async {
-            let mut listener = PgListener::connect_with(&pool).await?;
-            listener.listen(NOTICE_CHANNEL).await?;
-            // Notices sent before LISTEN took effect were missed.
-            changed();
-            let mut beat = rocket::tokio::time::interval(HEARTBEAT);
-            loop {
-                rocket::tokio::select! {
-                    notice = listener.try_recv() => match notice? {
-                        Some(notice) => {
-                            if notice.payload() != "heartbeat" {
-                                changed();
-                            }
-                            channel.heard();
-                        }
-                        None => changed(),
-                    },
-                    _ = beat.tick() => {
-                        sea_orm::sqlx::query("SELECT pg_notify($1, 'heartbeat')")
-                            .bind(NOTICE_CHANNEL)
-                            .execute(&pool)
-                            .await?;
-                    }
+        let Err(e) = hear_on_one_connection(pool, channel).await;
+        changed();
+        tracing::warn!(error = %e, "listening for database changes failed; lookups are not remembered until it works again");
+        rocket::tokio::time::sleep(HEARTBEAT).await;
+    }
+}
+
+async fn hear_on_one_connection(
+    pool: &PgPool,
+    channel: &Channel,
+) -> Result<Infallible, sea_orm::sqlx::Error> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener.listen(NOTICE_CHANNEL).await?;
+    // Notices sent before LISTEN took effect were missed.
+    changed();
+    loop {
+        match listener.try_recv().await? {
+            Some(notice) => {
+                if notice.payload() != HEARTBEAT_PAYLOAD {
+                    changed();
                 }
+                channel.heard();
             }
-            #[allow(unreachable_code)]
-            Ok::<(), sea_orm::sqlx::Error>(())
-        };
-        rocket::tokio::select! {
-            ended = listened => {
-                changed();
-                if let Err(e) = ended {
-                    tracing::warn!(error = %e, "listening for database changes failed; lookups are not remembered until it works again");
-                }
+            // The connection was lost and made again.
+            None => changed(),
+        }
+    }
+}
+
+/// Sends a heartbeat notice every [`HEARTBEAT`], on a connection of its
+/// own so that a busy pool cannot hold it up.
+async fn beat(pool: &PgPool) {
+    let options = pool.connect_options();
+    loop {
+        if let Ok(mut connection) = PgConnection::connect_with(&options).await {
+            while sea_orm::sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(NOTICE_CHANNEL)
+                .bind(HEARTBEAT_PAYLOAD)
+                .execute(&mut connection)
+                .await
+                .is_ok()
+            {
+                rocket::tokio::time::sleep(HEARTBEAT).await;
             }
-            _ = &mut shutdown => return,
         }
-        rocket::tokio::select! {
-            _ = rocket::tokio::time::sleep(HEARTBEAT) => {}
-            _ = &mut shutdown => return,
-        }
+        rocket::tokio::time::sleep(HEARTBEAT).await;
     }
 }
 
@@ -263,6 +306,15 @@ mod tests {
         changed();
         memo.keep("b".into(), ticket, 2);
         assert_eq!(memo.get("b"), None);
+    }
+
+    #[test]
+    fn an_answer_is_read_again_after_its_max_age() {
+        let memo: Memo<u32> = Memo::new(&Channel::always());
+        let fresh = memo.ticket().unwrap();
+        let old = Ticket(fresh.0, Instant::now() - MAX_AGE);
+        memo.keep("c".into(), old, 3);
+        assert_eq!(memo.get("c"), None);
     }
 
     #[test]

@@ -89,7 +89,10 @@ impl Served {
         format!("{}{path}", self.base)
     }
 
-    /// Runs `sql` on the server's database, as an operator would.
+    /// Runs `sql` on the server's database, as an operator would. The
+    /// server runs in this process: the change is counted at once, as code
+    /// writing behind Gatehouse's back must (an operator's own process is
+    /// seen within `gatehouse::db::changes::MAX_AGE`).
     pub(crate) async fn execute(&self, sql: &str) {
         let db = sea_orm::Database::connect(&self.database.url)
             .await
@@ -98,6 +101,7 @@ impl Served {
             .await
             .unwrap();
         db.close().await.ok();
+        gatehouse::db::changes::changed();
     }
 
     /// A browser: keeps cookies, shows redirects instead of following them.
