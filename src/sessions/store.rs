@@ -22,7 +22,7 @@ use crate::db::changes::{self, Memo};
 use crate::db::{PrebuiltSql, delete_owned, find_owned};
 
 /// `last_seen_at` is written at most this often per session, so an
-/// ordinary page view costs one query, not two.
+/// ordinary page view writes nothing.
 const TOUCH_INTERVAL: Duration = Duration::minutes(1);
 
 /// Live sessions with their users, remembered by the hash of the
@@ -151,7 +151,8 @@ pub async fn read_live(
 }
 
 /// [`live`] and an active user, checked on a remembered answer: the
-/// rows have not changed since they were read, but time has passed.
+/// rows have not changed since they were read, but time has passed. The
+/// same rule as [`live`]'s SQL: change the two together.
 fn is_live(
     config: &AppConfig,
     now: OffsetDateTime,
@@ -231,7 +232,8 @@ fn lookup_statement(
     )
 }
 
-/// The one rule of a live session, as an SQL condition: not past its
+/// The one rule of a live session, as an SQL condition (and, for a
+/// remembered row, as Rust in [`is_live`]): not past its
 /// absolute end, and used within `session_idle_minutes` unless it is
 /// remembered (API sessions idle out too: every token use or refresh
 /// counts as use). Lookups,
