@@ -186,7 +186,8 @@ async fn by_cookie(req: &Request<'_>, app: &AppState<'_>, token: &str) -> Result
 /// An API key's owner. A malformed key (prefix, length, checksum) is
 /// refused for free and not counted; a well-formed one costs a lookup, so
 /// its failures count against the client's address, and while that is over
-/// its limit no key is looked up at all.
+/// its limit no key is looked up at all. An address with no failure here
+/// lately is not checked in the store (`RateLimiter::check_failures`).
 async fn by_key(
     app: &AppState<'_>,
     presented: &str,
@@ -209,7 +210,7 @@ async fn by_key(
         })
         .into_iter()
         .collect();
-    if let Some(retry_after) = limiter.check(now, &counters).await? {
+    if let Some(retry_after) = limiter.check_failures(now, &counters).await? {
         return Ok(Presented::Refused(Lookup::Limited { retry_after }));
     }
     let found = api_key::find_by_hash(db, &app.lookups.api_keys, &key::hash(presented)).await?;

@@ -15,6 +15,7 @@
 //! IPv4 addresses, and shared exactly by the instances of one deployment.
 
 pub mod entity;
+mod failures;
 mod turns;
 
 use std::sync::Arc;
@@ -82,6 +83,7 @@ pub struct RateLimiter {
     store: Store,
     key: [u8; 32],
     turns: Arc<turns::Turns>,
+    failures: Arc<failures::RecentFailures>,
 }
 
 const KEY_LABEL: &str = "gatehouse/rate-limit-keys/v1";
@@ -93,6 +95,7 @@ impl RateLimiter {
             store: Store::Database(db),
             key: config.derive_key(KEY_LABEL),
             turns: Arc::default(),
+            failures: Arc::default(),
         }
     }
 
@@ -104,6 +107,7 @@ impl RateLimiter {
             store: Store::Redis(manager),
             key: config.derive_key(KEY_LABEL),
             turns: Arc::default(),
+            failures: Arc::default(),
         })
     }
 
@@ -174,6 +178,24 @@ impl RateLimiter {
         .await
     }
 
+    /// [`check`](Self::check) for limits that count only failures, each
+    /// [`hit`](Self::hit) after it happens: only the counters this instance
+    /// has hit lately are read from the store (see `failures`), so a caller
+    /// with a clean record costs no round trip.
+    pub async fn check_failures(
+        &self,
+        now: OffsetDateTime,
+        counters: &[Counter],
+    ) -> Result<Option<u64>, LimiterError> {
+        let at = now.unix_timestamp();
+        let weighing: Vec<Counter> = counters
+            .iter()
+            .filter(|counter| self.failures.may_weigh(counter, at))
+            .cloned()
+            .collect();
+        self.check(now, &weighing).await
+    }
+
     /// Counts this attempt against every counter first, then answers as
     /// [`check`](Self::check) would have just before it: for limits where
     /// every attempt counts (sign-ups, second-factor codes). Counting first
@@ -224,6 +246,9 @@ impl RateLimiter {
             return Ok(());
         }
         let now = now.unix_timestamp();
+        for counter in &counters {
+            self.failures.note(counter, now);
+        }
         match &self.store {
             Store::Database(db) => database_hit(db, now, &counters).await?,
             Store::Redis(redis) => redis_hit(redis.clone(), now, &counters).await?,

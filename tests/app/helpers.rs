@@ -192,12 +192,6 @@ impl TestApp {
         self.client.rocket().state::<Clock>().unwrap().now()
     }
 
-    /// Database queries one rate-limit check costs: none when the counters
-    /// live in Redis.
-    pub fn limiter_queries(&self) -> usize {
-        usize::from(std::env::var("TEST_REDIS_URL").is_err())
-    }
-
     /// Queries the app has sent since the last call.
     pub fn take_query_count(&self) -> usize {
         self.queries.swap(0, Ordering::SeqCst)
@@ -343,13 +337,6 @@ impl TestResponse {
 impl Browser<'_> {
     pub fn set_remote(&self, addr: &str) {
         *self.remote.borrow_mut() = addr.parse().unwrap();
-    }
-
-    pub fn has_header(&self, name: &str) -> bool {
-        self.headers
-            .borrow()
-            .iter()
-            .any(|(n, _)| n.eq_ignore_ascii_case(name))
     }
 
     pub fn set_header(&self, name: &str, value: &str) {

@@ -236,6 +236,56 @@ async fn api_key_failures_are_limited_per_address() {
         .assert_status(Status::Ok);
 }
 
+/// A key made on `app`'s API-keys page by a new account, `username`.
+async fn key_of(app: &crate::helpers::TestApp, username: &str) -> String {
+    let browser = app.signed_up(username).await;
+    crate::api_keys::create_key(&browser, "k", &["read"], "30").await
+}
+
+#[rocket::async_test]
+async fn an_instance_checks_the_shared_failure_count_of_an_address_once_it_fails_there() {
+    let secret = random_secret_key();
+    let first = app()
+        .config("secret_key", secret.clone())
+        .config("rate_limits.api_key_failures_per_ip", "3/1m")
+        .spawn()
+        .await;
+    let second = app()
+        .config("secret_key", secret)
+        .config("rate_limits.api_key_failures_per_ip", "3/1m")
+        .database(first.database_url().to_owned())
+        .spawn()
+        .await;
+    let key = key_of(&first, "alice").await;
+    let stranger = || gatehouse::api_keys::key::generate().key;
+    for _ in 0..3 {
+        client(&first, "X-API-Key", &stranger())
+            .get("/api/v1/me")
+            .await
+            .assert_status(Status::Unauthorized);
+    }
+    assert_limited(&client(&first, "X-API-Key", &key).get("/api/v1/me").await);
+
+    // The second instance has seen no failure from the address: a good
+    // key passes without reading the shared count, and one bad key is
+    // looked up and counted there...
+    client(&second, "X-API-Key", &key)
+        .get("/api/v1/me")
+        .await
+        .assert_status(Status::Ok);
+    client(&second, "X-API-Key", &stranger())
+        .get("/api/v1/me")
+        .await
+        .assert_status(Status::Unauthorized);
+    // ...after which it reads the shared count and refuses the address.
+    assert_limited(&client(&second, "X-API-Key", &key).get("/api/v1/me").await);
+    assert_limited(
+        &client(&second, "X-API-Key", &stranger())
+            .get("/api/v1/me")
+            .await,
+    );
+}
+
 #[rocket::async_test]
 async fn limits_can_be_turned_off() {
     let app = app().config("rate_limits.enabled", false).spawn().await;
