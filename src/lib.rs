@@ -91,6 +91,9 @@ pub fn rocket(figment: rocket::figment::Figment) -> Rocket<Build> {
         .attach(email::worker::Worker)
         .attach(assets::fairing())
         .attach(web::headers::SecurityHeaders)
+        // Rocket's default Shield would look up each of its headers on
+        // every response only to find SecurityHeaders had set them.
+        .attach(rocket::shield::Shield::new())
         .attach(telemetry::Telemetry)
         .register("/", web::errors::catchers())
         .register("/api", api::catchers())
