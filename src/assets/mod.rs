@@ -26,7 +26,10 @@ use rocket_dyn_templates::Template;
 use rocket_dyn_templates::tera::{self, Tera};
 use sha2::Digest as _;
 
+use rendered::RenderedPages;
+
 mod html;
+mod rendered;
 
 #[derive(rust_embed::Embed)]
 #[folder = "templates/"]
@@ -226,16 +229,27 @@ pub fn fairing() -> AdHoc {
         };
         let files = Arc::new(files);
         let mut tera = Tera::default();
-        if let Err(e) = compile(&mut tera, template_dir.as_deref(), &files) {
-            tracing::error!("templates: {e:?}");
-            return Err(rocket);
+        let pure = match compile(&mut tera, template_dir.as_deref(), &files) {
+            Ok(pure) => pure,
+            Err(e) => {
+                tracing::error!("templates: {e:?}");
+                return Err(rocket);
+            }
+        };
+        if !pure {
+            tracing::info!(
+                "a template calls now(), get_random() or get_env(): no page is rendered from memory"
+            );
         }
         let for_sites = files.clone();
         let figment = rocket.figment().clone().merge(("template_dir", root));
         Ok(rocket
             .configure(figment)
             .manage(files)
-            .manage(Templates(tera))
+            .manage(Templates {
+                tera,
+                rendered: pure.then(RenderedPages::default),
+            })
             .attach(Template::try_custom(move |engines| {
                 compile(&mut engines.tera, template_dir.as_deref(), &for_sites)?;
                 Ok(())
@@ -247,27 +261,53 @@ pub fn fairing() -> AdHoc {
 /// pages (`web::page`): rendering straight from a JSON context spares the
 /// two conversions of it that rocket_dyn_templates' `Template` makes. The
 /// `Template` fairing holds the same templates for a site's own routes.
-pub struct Templates(Tera);
+pub struct Templates {
+    tera: Tera,
+    /// None when a template is impure (see `rendered`).
+    rendered: Option<RenderedPages>,
+}
 
 impl Templates {
     /// `template` (`accounts/login`) rendered with `context`, a JSON object.
     pub fn render(&self, template: &str, context: serde_json::Value) -> tera::Result<String> {
         let context = tera::Context::from_value(context)?;
-        self.0.render(&template_name(template), &context)
+        self.tera.render(&template_name(template), &context)
+    }
+
+    /// [`render`](Self::render), answered from the pages rendered before
+    /// when this one was, with this very context. For pages that show no
+    /// secret: what is kept stays in memory until the memo fills.
+    pub fn render_again(
+        &self,
+        template: &'static str,
+        context: serde_json::Value,
+    ) -> tera::Result<String> {
+        let Some(rendered) = &self.rendered else {
+            return self.render(template, context);
+        };
+        let key = match rendered.get(template, context.to_string()) {
+            Ok(html) => return Ok(html),
+            Err(key) => key,
+        };
+        let html = self.render(template, context)?;
+        rendered.keep(key, &html);
+        Ok(html)
     }
 }
 
 /// Adds the templates (embedded, or from `template_dir`) and the template
-/// functions to `tera`.
+/// functions to `tera`; whether the templates are pure (`rendered`).
 fn compile(
     tera: &mut Tera,
     template_dir: Option<&Path>,
     files: &Arc<StaticFiles>,
-) -> Result<(), Box<dyn std::error::Error>> {
-    tera.add_raw_templates(template_sources(template_dir)?)?;
+) -> Result<bool, Box<dyn std::error::Error>> {
+    let sources = template_sources(template_dir)?;
+    let pure = rendered::all_pure(sources.values().map(String::as_str));
+    tera.add_raw_templates(sources)?;
     tera.register_function("static_url", StaticUrl(files.clone()));
     html::register(tera);
-    Ok(())
+    Ok(pure)
 }
 
 /// What rocket_dyn_templates scans for template files, which must exist:

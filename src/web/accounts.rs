@@ -183,7 +183,7 @@ async fn account(
     app: AppState<'_>,
 ) -> Result<Rendered, AppError> {
     let context = account_context(&current, &app, &FormErrors::default()).await?;
-    Ok(page.render("accounts/account", context))
+    Ok(page.render_again("accounts/account", context))
 }
 
 /// The account page's own facts. Recovery codes are counted only when 2FA

@@ -118,6 +118,21 @@ impl Page<'_> {
     /// Renders `template` with `context` plus the shared keys: `site_name`,
     /// `user`, `csrf_token`, `flash` and `oauth_providers`.
     pub fn render(&self, template: &'static str, context: impl Serialize) -> Rendered {
+        let context = self.context(context);
+        Rendered::from(self.templates.render(template, context))
+    }
+
+    /// [`render`](Self::render) for a signed-in page that shows no secret
+    /// and is often seen again unchanged: the same view (same user, facts,
+    /// CSRF token and flash) is answered from the pages rendered before
+    /// (`assets::rendered`). Not for anonymous pages: each new visitor's
+    /// CSRF token makes a view nobody sees again.
+    pub fn render_again(&self, template: &'static str, context: impl Serialize) -> Rendered {
+        let context = self.context(context);
+        Rendered::from(self.templates.render_again(template, context))
+    }
+
+    fn context(&self, context: impl Serialize) -> Value {
         let mut map = match serde_json::to_value(context) {
             Ok(Value::Object(map)) => map,
             _ => Map::new(),
@@ -129,7 +144,7 @@ impl Page<'_> {
                 serde_json::json!({ "kind": kind, "message": message }),
             );
         }
-        Rendered::from(self.templates.render(template, Value::Object(map)))
+        Value::Object(map)
     }
 }
 

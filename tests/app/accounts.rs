@@ -661,3 +661,37 @@ async fn emails_are_stored_in_nfc_and_invisible_characters_are_refused() {
             .assert_redirect("/account");
     }
 }
+
+#[rocket::async_test]
+async fn the_account_page_seen_again_shows_every_change_made_since() {
+    let app = spawn_app().await;
+    let alice = app.signed_up("alice").await;
+    let bob = app.signed_up("bob").await;
+    let welcome = alice.get("/account").await.body;
+    assert!(welcome.contains("Welcome, alice!"), "{welcome}");
+    let first = alice.get("/account").await.body;
+    assert!(
+        !first.contains("Welcome, alice!"),
+        "the flash is shown once"
+    );
+    assert_eq!(alice.get("/account").await.body, first, "the same view");
+    assert!(
+        first.contains(r#"<dd id="account-roles">User</dd>"#),
+        "{first}"
+    );
+
+    app.execute("UPDATE users SET is_member = true WHERE username = 'alice'")
+        .await;
+    let member = alice.get("/account").await.body;
+    assert!(
+        member.contains(r#"<dd id="account-roles">Member</dd>"#),
+        "{member}"
+    );
+
+    // Another visitor's view of the same page is their own, with their
+    // own CSRF token.
+    let theirs = bob.get("/account").await.body;
+    assert!(theirs.contains(r#"<dd id="account-username">bob</dd>"#));
+    let token = |page: &str| crate::helpers::extract_csrf(page);
+    assert_ne!(token(&theirs), token(&member));
+}
