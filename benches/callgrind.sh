@@ -7,6 +7,7 @@
 #     benches/callgrind.sh target/release/gatehouse 200              # GET /account
 #     BEARER=1 benches/callgrind.sh target/release/gatehouse 200 /api/v1/me
 #     API_KEY=1 benches/callgrind.sh target/release/gatehouse 200 /api/v1/me
+#     LIMITS=1 API_KEY=1 benches/callgrind.sh ...   # with rate limits on
 #
 # Starts BINARY under valgrind with SQLite in a temporary directory, signs
 # in a plain user, warms up, then counts only the N requests. Needs
@@ -23,7 +24,9 @@ trap '[ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null; wait 2>/dev/null; rm -rf "
 export ROCKET_PROFILE=release ROCKET_PORT="$PORT" ROCKET_ADDRESS=127.0.0.1 ROCKET_PUBLIC_URL="$BASE"
 export ROCKET_DATABASE_URL="sqlite://$WORK/gatehouse.db?mode=rwc"
 export ROCKET_SECRET_KEY="$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
-export ROCKET_RATE_LIMITS="{enabled=false}" ROCKET_EMAIL="{outbox_dir=\"$WORK/outbox\"}"
+export ROCKET_EMAIL="{outbox_dir=\"$WORK/outbox\"}"
+# LIMITS=1 keeps the rate limits on, as they are by default.
+[ -n "${LIMITS:-}" ] || export ROCKET_RATE_LIMITS="{enabled=false}"
 export RUST_LOG=off ROCKET_LOG_LEVEL=off GATEHOUSE_PASSWORD="correct horse battery staple"
 
 (cd "$WORK" && "$BIN" createsuperuser --username bench --email bench@example.com >/dev/null)

@@ -13,7 +13,9 @@
 //! and with an API key, each as a ratio to bare Rocket's.
 //!
 //! Settings (env): BENCH_SECONDS (per phase, default 5), BENCH_CONNECTIONS
-//! (default 64), BENCH_RUST_LOG (Gatehouse's RUST_LOG; default its own).
+//! (default 64), BENCH_RUST_LOG (Gatehouse's RUST_LOG; default its own),
+//! BENCH_RATE_LIMITS (set to anything: Gatehouse's rate limits stay on, as
+//! by default, instead of off).
 
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -132,9 +134,11 @@ async fn start_gatehouse() -> Server {
         .env("ROCKET_PROFILE", "release")
         .env("ROCKET_PORT", port.to_string())
         .env("ROCKET_SECRET_KEY", secret)
-        .env("ROCKET_RATE_LIMITS", "{enabled=false}")
         .stdout(Stdio::null())
         .stderr(Stdio::null());
+    if std::env::var_os("BENCH_RATE_LIMITS").is_none() {
+        command.env("ROCKET_RATE_LIMITS", "{enabled=false}");
+    }
     if let Ok(filter) = std::env::var("BENCH_RUST_LOG") {
         command.env("RUST_LOG", filter);
     }

@@ -285,7 +285,7 @@ impl Templates {
         let Some(rendered) = &self.rendered else {
             return self.render(template, context);
         };
-        let key = match rendered.get(template, context.to_string()) {
+        let key = match rendered.get(template, serde_json::to_vec(&context)?) {
             Ok(html) => return Ok(html),
             Err(key) => key,
         };

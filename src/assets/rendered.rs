@@ -26,12 +26,12 @@ const IMPURE_FUNCTIONS: [&str; 3] = ["now", "get_random", "get_env"];
 #[derive(Default)]
 pub struct RenderedPages {
     /// (template, context as JSON) -> HTML
-    pages: Mutex<HashMap<(&'static str, String), String>>,
+    pages: Mutex<HashMap<(&'static str, Vec<u8>), String>>,
 }
 
 impl RenderedPages {
     /// The page kept for `template` and `context`, if any.
-    pub fn get(&self, template: &'static str, context: String) -> Result<String, Key> {
+    pub fn get(&self, template: &'static str, context: Vec<u8>) -> Result<String, Key> {
         let key = (template, context);
         let pages = self.pages.lock().unwrap_or_else(|e| e.into_inner());
         match pages.get(&key) {
@@ -54,7 +54,7 @@ impl RenderedPages {
 }
 
 /// What a page missing from [`RenderedPages`] is to be kept under.
-pub struct Key((&'static str, String));
+pub struct Key((&'static str, Vec<u8>));
 
 /// Whether every template's output is fixed by its context: none calls a
 /// clock, random or environment function.
@@ -75,14 +75,14 @@ mod tests {
     #[test]
     fn a_page_is_given_only_for_the_context_it_was_made_from() {
         let pages = RenderedPages::default();
-        let context = r#"{"csrf_token":"a","user":"alice"}"#;
-        let Err(key) = pages.get("accounts/account", context.into()) else {
+        let context = br#"{"csrf_token":"a","user":"alice"}"#;
+        let Err(key) = pages.get("accounts/account", context.to_vec()) else {
             panic!("nothing is kept yet");
         };
         pages.keep(key, "<p>alice</p>");
         assert_eq!(
             pages
-                .get("accounts/account", context.into())
+                .get("accounts/account", context.to_vec())
                 .ok()
                 .as_deref(),
             Some("<p>alice</p>")
@@ -91,28 +91,28 @@ mod tests {
             pages
                 .get(
                     "accounts/account",
-                    r#"{"csrf_token":"b","user":"alice"}"#.into()
+                    br#"{"csrf_token":"b","user":"alice"}"#.to_vec()
                 )
                 .is_err()
         );
-        assert!(pages.get("home", context.into()).is_err());
+        assert!(pages.get("home", context.to_vec()).is_err());
     }
 
     #[test]
     fn a_full_memo_starts_again_and_large_pages_are_not_kept() {
         let pages = RenderedPages::default();
         for i in 0..=CAPACITY {
-            let key = pages.get("home", i.to_string()).unwrap_err();
+            let key = pages.get("home", i.to_string().into_bytes()).unwrap_err();
             pages.keep(key, "x");
         }
         assert!(
-            pages.get("home", "0".into()).is_err(),
+            pages.get("home", b"0".to_vec()).is_err(),
             "forgotten when full"
         );
-        assert!(pages.get("home", CAPACITY.to_string()).is_ok());
-        let key = pages.get("home", "big".into()).unwrap_err();
+        assert!(pages.get("home", CAPACITY.to_string().into_bytes()).is_ok());
+        let key = pages.get("home", b"big".to_vec()).unwrap_err();
         pages.keep(key, &"x".repeat(MAX_PAGE_BYTES + 1));
-        assert!(pages.get("home", "big".into()).is_err());
+        assert!(pages.get("home", b"big".to_vec()).is_err());
     }
 
     #[test]

@@ -8,6 +8,8 @@
 //! with registered catcher"), which the request's own line already tells:
 //! two lines per refused request were most of the log during a flood.
 
+use std::io::IsTerminal as _;
+
 use rocket::figment::Figment;
 use tracing::Subscriber;
 use tracing_subscriber::filter::filter_fn;
@@ -52,7 +54,13 @@ pub fn init(format: LogFormat) {
     };
     let details = quiet.then(|| filter_fn(|meta| !is_rocket_detail(meta.target())));
     let output = match format {
-        LogFormat::Text => tracing_subscriber::fmt::layer().with_target(false).boxed(),
+        // Colours only for a person at a terminal: in a file or a journal
+        // the escape codes are noise, and they were half of the cost of
+        // each request's line.
+        LogFormat::Text => tracing_subscriber::fmt::layer()
+            .with_target(false)
+            .with_ansi(std::io::stdout().is_terminal())
+            .boxed(),
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .json()
             .flatten_event(true)

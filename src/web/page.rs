@@ -118,8 +118,11 @@ impl Page<'_> {
     /// Renders `template` with `context` plus the shared keys: `site_name`,
     /// `user`, `csrf_token`, `flash` and `oauth_providers`.
     pub fn render(&self, template: &'static str, context: impl Serialize) -> Rendered {
-        let context = self.context(context);
-        Rendered::from(self.templates.render(template, context))
+        let context = match serde_json::to_value(context) {
+            Ok(Value::Object(map)) => map,
+            _ => Map::new(),
+        };
+        Rendered::from(self.templates.render(template, self.context(context)))
     }
 
     /// [`render`](Self::render) for a signed-in page that shows no secret
@@ -127,16 +130,17 @@ impl Page<'_> {
     /// CSRF token and flash) is answered from the pages rendered before
     /// (`assets::rendered`). Not for anonymous pages: each new visitor's
     /// CSRF token makes a view nobody sees again.
-    pub fn render_again(&self, template: &'static str, context: impl Serialize) -> Rendered {
-        let context = self.context(context);
-        Rendered::from(self.templates.render_again(template, context))
-    }
-
-    fn context(&self, context: impl Serialize) -> Value {
-        let mut map = match serde_json::to_value(context) {
-            Ok(Value::Object(map)) => map,
+    /// Its `context` is a JSON object already: no copy of it is made.
+    pub fn render_again(&self, template: &'static str, context: Value) -> Rendered {
+        let context = match context {
+            Value::Object(map) => map,
             _ => Map::new(),
         };
+        Rendered::from(self.templates.render_again(template, self.context(context)))
+    }
+
+    /// The page's own `context` with the shared keys added.
+    fn context(&self, mut map: Map<String, Value>) -> Value {
         shared(&mut map, self.config, self.user, &self.csrf);
         if let Some((kind, message)) = &self.flash {
             map.insert(
