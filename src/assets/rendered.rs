@@ -7,9 +7,9 @@
 //! CSRF token and all. Nothing needs forgetting: a change to what a page
 //! shows changes its context, and so its key.
 //!
-//! Only pages that show no secret are kept ([`crate::web::page::Page`]'s
-//! `render_again`), and nothing is kept when a template (a site's own, from
-//! `template_dir`) calls one of Tera's impure functions.
+//! Only pages that show no secret are kept (those the web layer renders
+//! with `render_again`), and nothing is kept when a template (a site's
+//! own, from `template_dir`) calls one of Tera's impure functions.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
