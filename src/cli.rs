@@ -67,13 +67,14 @@ pub async fn run(args: Vec<String>) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let format = config::with_defaults(rocket::Config::figment());
-    match crate::telemetry::logs::LogFormat::from_figment(&format) {
+    // Held to the end: dropping it writes the log lines still queued.
+    let _log_writer = match crate::telemetry::logs::LogFormat::from_figment(&format) {
         Ok(format) => crate::telemetry::logs::init(format),
         Err(e) => {
             eprintln!("{e}");
             return ExitCode::FAILURE;
         }
-    }
+    };
     let figment = match prepare_figment(&command) {
         Ok(figment) => figment,
         Err(e) => {
