@@ -220,7 +220,7 @@ async fn by_key(
         api_key.is_usable(now).then_some((api_key, user, scopes))
     });
     let Some((api_key, user, scopes)) = usable else {
-        limiter.hit(now, &counters).await?;
+        limiter.hit_failures(now, &counters).await?;
         return Ok(Presented::Refused(invalid()));
     };
     let stale = api_key

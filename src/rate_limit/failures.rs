@@ -4,10 +4,11 @@
 //!
 //! On one instance this is exact: every hit of the subject passed through
 //! here. Across instances, one that has not seen the subject fail lets it
-//! through unchecked once, counts that failure and checks the subject from
-//! then on, so a subject over its limit gains at most one attempt per
-//! instance (and per restart) while its failures weigh: the bound that
-//! [`super::turns`] already accepts for parallel attempts.
+//! through unchecked until its first failure there is counted, then checks
+//! the subject from then on: a subject over its limit gains one attempt
+//! per instance (and per restart) while its failures weigh, or one burst
+//! of parallel attempts, which no turn holds back here (a turn would
+//! queue every good key of an address behind the others).
 //!
 //! [`RateLimiter::check_failures`]: super::RateLimiter::check_failures
 
@@ -16,10 +17,10 @@ use std::sync::Mutex;
 
 use super::Counter;
 
-/// Past this many subjects, entries that no longer matter are swept out;
-/// if as many still matter, every check goes to the store until the
-/// newest of them expires (an attacker with countless addresses gains no
-/// unchecked attempts by filling the table).
+/// Past this many subjects, entries that no longer matter are swept out
+/// (once the first of them expires, not on every note); while as many
+/// still matter, every check goes to the store (an attacker with countless
+/// addresses gains no unchecked attempts by filling the table).
 const CAPACITY: usize = 65_536;
 
 #[derive(Default)]
@@ -27,12 +28,23 @@ pub struct RecentFailures {
     seen: Mutex<Seen>,
 }
 
-#[derive(Default)]
 struct Seen {
     /// Counter key -> unix second until which its hits still weigh.
     until: HashMap<String, i64>,
     /// Until when every counter is judged by the store.
     overflowed_until: i64,
+    /// The earliest `until` in the table: no sweep frees anything before.
+    sweep_after: i64,
+}
+
+impl Default for Seen {
+    fn default() -> Seen {
+        Seen {
+            until: HashMap::new(),
+            overflowed_until: 0,
+            sweep_after: i64::MAX,
+        }
+    }
 }
 
 impl RecentFailures {
@@ -43,12 +55,16 @@ impl RecentFailures {
         let until = counter.window_end(counter.window(now) + 1);
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         if seen.until.len() >= CAPACITY && !seen.until.contains_key(&counter.key) {
-            seen.until.retain(|_, weighs_until| *weighs_until > now);
+            if now >= seen.sweep_after {
+                seen.until.retain(|_, weighs_until| *weighs_until > now);
+                seen.sweep_after = seen.until.values().copied().min().unwrap_or(i64::MAX);
+            }
             if seen.until.len() >= CAPACITY {
                 seen.overflowed_until = seen.overflowed_until.max(until);
                 return;
             }
         }
+        seen.sweep_after = seen.sweep_after.min(until);
         let entry = seen.until.entry(counter.key.clone()).or_default();
         *entry = (*entry).max(until);
     }

@@ -179,9 +179,9 @@ impl RateLimiter {
     }
 
     /// [`check`](Self::check) for limits that count only failures, each
-    /// [`hit`](Self::hit) after it happens: only the counters this instance
-    /// has hit lately are read from the store (see `failures`), so a caller
-    /// with a clean record costs no round trip.
+    /// counted with [`hit_failures`](Self::hit_failures): only the counters
+    /// this instance has counted lately are read from the store (see
+    /// `failures`), so a caller with a clean record costs no round trip.
     pub async fn check_failures(
         &self,
         now: OffsetDateTime,
@@ -194,6 +194,22 @@ impl RateLimiter {
             .cloned()
             .collect();
         self.check(now, &weighing).await
+    }
+
+    /// [`hit`](Self::hit) for limits checked with
+    /// [`check_failures`](Self::check_failures): this instance notes the
+    /// counters, and reads them from the store until their hits no longer
+    /// weigh.
+    pub async fn hit_failures(
+        &self,
+        now: OffsetDateTime,
+        counters: &[Counter],
+    ) -> Result<(), LimiterError> {
+        let at = now.unix_timestamp();
+        for counter in self.enforced(counters) {
+            self.failures.note(counter, at);
+        }
+        self.hit(now, counters).await
     }
 
     /// Counts this attempt against every counter first, then answers as
@@ -246,9 +262,6 @@ impl RateLimiter {
             return Ok(());
         }
         let now = now.unix_timestamp();
-        for counter in &counters {
-            self.failures.note(counter, now);
-        }
         match &self.store {
             Store::Database(db) => database_hit(db, now, &counters).await?,
             Store::Redis(redis) => redis_hit(redis.clone(), now, &counters).await?,

@@ -54,9 +54,10 @@ impl LogFormat {
 /// Lines are written to standard output by a thread of their own, in
 /// batches: a request only formats its line and hands it over, never
 /// taking the stdout lock or waiting for a write (5-8 % of a request's
-/// CPU on the http bench). Nothing is dropped; a full queue makes the
-/// logger wait. Keep the returned guard until the process ends: dropping
-/// it writes what is left.
+/// CPU on the http bench). While the process runs nothing is dropped: a
+/// full queue makes the logger wait. Keep the returned guard until the
+/// process ends: dropping it writes what is queued, waiting up to a second
+/// (tracing-appender's limit) for a slow standard output.
 pub fn init(format: LogFormat) -> Option<WorkerGuard> {
     let stdout = std::io::stdout();
     let ansi = stdout.is_terminal();
