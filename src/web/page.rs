@@ -129,8 +129,8 @@ impl Page<'_> {
     /// and is often seen again unchanged: the same view (same user, facts,
     /// CSRF token and flash) is answered from the pages rendered before
     /// (`assets::rendered`). Not for anonymous pages: each new visitor's
-    /// CSRF token makes a view nobody sees again.
-    /// Its `context` is a JSON object already: no copy of it is made.
+    /// CSRF token makes a view nobody sees again. `context` is taken as a
+    /// JSON object, so no copy of it is made.
     pub fn render_again(&self, template: &'static str, context: Value) -> Rendered {
         let context = match context {
             Value::Object(map) => map,

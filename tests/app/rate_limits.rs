@@ -236,12 +236,6 @@ async fn api_key_failures_are_limited_per_address() {
         .assert_status(Status::Ok);
 }
 
-/// A key made on `app`'s API-keys page by a new account, `username`.
-async fn key_of(app: &crate::helpers::TestApp, username: &str) -> String {
-    let browser = app.signed_up(username).await;
-    crate::api_keys::create_key(&browser, "k", &["read"], "30").await
-}
-
 #[rocket::async_test]
 async fn an_instance_checks_the_shared_failure_count_of_an_address_once_it_fails_there() {
     let secret = random_secret_key();
@@ -256,7 +250,8 @@ async fn an_instance_checks_the_shared_failure_count_of_an_address_once_it_fails
         .database(first.database_url().to_owned())
         .spawn()
         .await;
-    let key = key_of(&first, "alice").await;
+    let alice = first.signed_up("alice").await;
+    let key = crate::api_keys::create_key(&alice, "k", &["read"], "30").await;
     let stranger = || gatehouse::api_keys::key::generate().key;
     for _ in 0..3 {
         client(&first, "X-API-Key", &stranger())
